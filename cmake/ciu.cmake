@@ -1,0 +1,21 @@
+# add_daemon(<binary> SOURCES <main.c ...> LIBS <libs...>)
+function(add_daemon name)
+    cmake_parse_arguments(D "" "" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} ${D_SOURCES})
+    target_link_libraries(${name} PRIVATE ${D_LIBS} ciu-common)
+    install(TARGETS ${name} RUNTIME DESTINATION bin)
+endfunction()
+
+# add_unit_test(<name> SOURCES <test.c ...> LIBS <libs...> [TIMEOUT s] [LABELS ...])
+# One cmocka binary and one ctest entry per module (label "unit").
+function(add_unit_test name)
+    cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+    if(NOT T_TIMEOUT)
+        set(T_TIMEOUT 60)
+    endif()
+    add_executable(${name} ${T_SOURCES})
+    target_link_libraries(${name} PRIVATE ${T_LIBS} ciu-common PkgConfig::CMOCKA)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "unit;${T_LABELS}"
+        ENVIRONMENT "CIU_SOURCE_DIR=${CMAKE_SOURCE_DIR};CIU_SHARE_DIR=${CMAKE_SOURCE_DIR}/share")
+endfunction()

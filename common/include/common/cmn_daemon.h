@@ -1,0 +1,97 @@
+/* cmn_daemon: what every ciu daemon does around its own work.
+ *
+ * Boot: parse the command line (--port-file FILE, --help, --version), load
+ * the settings (environment + .env), set up logging, signals (SIGTERM and
+ * SIGINT only set a flag; SIGPIPE ignored), the salt, the store (opened and
+ * migrated; an unreachable PostgreSQL is retried for up to 30 s), the
+ * ZeroMQ context, the metrics registry and, for the pipeline stages, the
+ * admin listener (/health, /metrics).
+ *
+ * Work: the loop shared by conversation, engine, dhis2-bridge and sender.
+ * Wake-up messages are drained in batches (up to CIU_BATCH_MAX) and handed
+ * to on_batch; every CIU_RESCAN_MS (and once at start) on_rescan picks up
+ * rows left unfinished by a crash or a lost message. A failed batch (store
+ * unavailable) marks the daemon unhealthy and is retried by the next scan.
+ *
+ * Exit codes follow sysexits.h so a supervisor can tell a configuration
+ * error (do not restart in a loop) from a transient one.
+ */
+#ifndef CMN_DAEMON_H
+#define CMN_DAEMON_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cmn_admin.h"
+#include "common/cmn_bus.h"
+#include "common/cmn_metrics.h"
+#include "common/cmn_settings.h"
+#include "common/cmn_store.h"
+
+enum {
+    CMN_EXIT_OK = 0,
+    CMN_EXIT_USAGE = 64,       /* EX_USAGE: bad command line */
+    CMN_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: store or socket unavailable: restart later */
+    CMN_EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: internal error */
+    CMN_EXIT_CONFIG = 78,      /* EX_CONFIG: fix the configuration, do not restart */
+    CMN_BOOT_DONE = -1,        /* boot printed --help or --version: exit 0 */
+};
+
+/* The stop flag set by SIGTERM/SIGINT (the one piece of global mutable state
+ * besides log settings). */
+extern volatile sig_atomic_t cmn_stop_g;
+
+typedef struct {
+    const char *name; /* e.g. "ciu-engine" */
+    cmn_settings_t settings;
+    char *port_file;  /* --port-file, or NULL */
+    unsigned char *salt;
+    size_t salt_len;
+    cmn_store_t *store;
+    cmn_bus_t *bus;
+    cmn_metrics_t *metrics;
+    cmn_admin_t *admin;
+    atomic_int healthy;        /* 1 when the last store operation succeeded */
+    atomic_llong last_work_ms; /* when the loop last finished a batch or scan */
+    cmn_counter_t *m_batches;
+    cmn_counter_t *m_dropped;  /* malformed messages dropped */
+    cmn_counter_t *m_errors;   /* failed batches or scans */
+    cmn_histogram_t *m_batch_seconds;
+} cmn_daemon_t;
+
+typedef struct {
+    /* Handle wake-up messages (already decoded). 0 or -errno. */
+    int (*on_batch)(void *arg, const cmn_msg_t *msgs, size_t n);
+    /* Find and process unfinished rows. 0 or -errno. */
+    int (*on_rescan)(void *arg, bool at_start);
+} cmn_worker_ops_t;
+
+/* Boot a daemon (CMN_BOOT_DONE: --help/--version printed). admin_port_field:
+ * offsetof(cmn_settings_t, admin_port_<daemon>), the setting holding the port
+ * of its /health + /metrics listener (-1: no listener; a setting of -1
+ * disables it, 0 picks any port, written to the port file as "admin"). Returns
+ * CMN_EXIT_OK, or an exit code after logging one line saying why.
+ * On failure cmn_daemon_shutdown() must still be called. */
+int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
+                    long admin_port_field);
+/* Release everything boot created. Safe on a half-booted daemon. */
+void cmn_daemon_shutdown(cmn_daemon_t *d);
+static inline bool cmn_daemon_stopping(void) { return cmn_stop_g != 0; }
+
+/* Bind this replica's PULL: CIU_BIND, or the first endpoint of `endpoints`.
+ * Returns NULL after logging. ret_index/ret_count: this replica's shard. */
+cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_index,
+                            size_t *ret_count);
+
+/* Run the worker loop until SIGTERM/SIGINT. Returns an exit code. */
+int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *ops, void *arg);
+
+/* Run fn inside one write transaction, retrying on -EBUSY a few times.
+ * Commits when fn returns >= 0, rolls back otherwise. Returns fn's result
+ * or the store error. Marks the daemon healthy/unhealthy. */
+int cmn_daemon_tx(cmn_daemon_t *d, int (*fn)(void *arg, cmn_store_t *st), void *arg);
+
+#endif

@@ -1,0 +1,92 @@
+/* cmn_settings: the one configuration table every ciu daemon and tool reads.
+ *
+ * All daemons share one `.env` (compose env_file, systemd EnvironmentFile),
+ * so the table lists every variable once; each daemon then checks what it
+ * needs with cmn_settings_require(). Names of the seed keep working
+ * (aliases). docs/configuration.md lists them all.
+ */
+#ifndef CMN_SETTINGS_H
+#define CMN_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    /* storage and identity */
+    char *data_dir;          /* CIU_DATA_DIR, default ./data */
+    char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir */
+    char *uic_salt;          /* UIC_SALT (secret) */
+    bool simulator;          /* CIU_SIMULATOR: enable the simulator channel (demo) */
+    /* logging */
+    char *log_level;         /* LOG_LEVEL */
+    bool log_json;           /* LOG_JSON */
+    /* conversation */
+    long session_timeout_min; /* SESSION_TIMEOUT_MINUTES */
+    bool enable_qr;          /* ENABLE_QR_CODE */
+    char *share_dir;         /* CIU_SHARE_DIR: language files, city list */
+    char *default_lang;      /* CIU_DEFAULT_LANGUAGE */
+    long flood_max;          /* CIU_FLOOD_MAX_MESSAGES per window */
+    long flood_window_s;     /* CIU_FLOOD_WINDOW_SECONDS */
+    long flood_block_s;      /* CIU_FLOOD_BLOCK_SECONDS */
+    /* HTTP */
+    char *http_addr;         /* CIU_HTTP_ADDR */
+    long http_port;          /* CIU_HTTP_PORT */
+    char *public_url;        /* CIU_PUBLIC_URL (for media links) */
+    char *webhook_path;      /* WEBHOOK_PATH */
+    long media_ttl_s;        /* CIU_MEDIA_TTL_SECONDS */
+    long admin_port_conversation; /* CIU_CONVERSATION_ADMIN_PORT */
+    long admin_port_engine;       /* CIU_ENGINE_ADMIN_PORT */
+    long admin_port_dhis2;        /* CIU_DHIS2_ADMIN_PORT */
+    long admin_port_sender;       /* CIU_SENDER_ADMIN_PORT */
+    /* bus: comma-separated endpoint lists (one per replica) and binds */
+    char *ep_conversation;   /* CIU_CONVERSATION_ENDPOINTS */
+    char *ep_engine;         /* CIU_ENGINE_ENDPOINTS */
+    char *ep_dhis2;          /* CIU_DHIS2_ENDPOINTS */
+    char *ep_sender;         /* CIU_SENDER_ENDPOINTS */
+    char *bind;              /* CIU_BIND: this replica's PULL endpoint (default: first of its list) */
+    char *ev_ingress;        /* CIU_INGRESS_EVENTS */
+    char *ev_conversation;   /* CIU_CONVERSATION_EVENTS */
+    char *ev_engine;         /* CIU_ENGINE_EVENTS */
+    char *ev_dhis2;          /* CIU_DHIS2_EVENTS */
+    char *ev_sender;         /* CIU_SENDER_EVENTS */
+    long rescan_ms;          /* CIU_RESCAN_MS: period of the unfinished-work scan */
+    long batch_max;          /* CIU_BATCH_MAX: messages per transaction */
+    /* channels */
+    char *twilio_account_sid;     /* TWILIO_ACCOUNT_SID */
+    char *twilio_auth_token;      /* TWILIO_AUTH_TOKEN (secret) */
+    char *twilio_number;          /* TWILIO_WHATSAPP_NUMBER */
+    char *meta_token;             /* META_ACCESS_TOKEN | META_WHATSAPP_TOKEN (secret) */
+    char *meta_phone_number_id;   /* META_PHONE_NUMBER_ID */
+    char *meta_verify_token;      /* META_VERIFY_TOKEN | META_WEBHOOK_VERIFY_TOKEN (secret) */
+    char *meta_app_secret;        /* META_APP_SECRET (secret) */
+    /* DHIS2 */
+    char *dhis2_base_url;         /* DHIS2_BASE_URL */
+    char *dhis2_username;         /* DHIS2_API_USERNAME */
+    char *dhis2_password;         /* DHIS2_API_PASSWORD (secret) */
+    char *dhis2_token;            /* DHIS2_API_TOKEN (secret) */
+} cmn_settings_t;
+
+/* Load from environment + ./.env. 0 or -EINVAL with *ret_err (one line, caller frees). */
+int cmn_settings_load(cmn_settings_t *s, char **ret_err);
+void cmn_settings_free(cmn_settings_t *s);
+/* Effective settings on one line, secrets redacted. Caller frees. */
+char *cmn_settings_describe(const cmn_settings_t *s);
+/* Check that a string setting a daemon needs is set and not empty. `name` is
+ * the table name (e.g. "TWILIO_AUTH_TOKEN"); `why` (may be NULL) ends the
+ * error line, e.g. "by ciu-sender for Twilio". 0, -EINVAL with *ret_err (one
+ * line, caller frees), or -ENOENT for a name not in the table. */
+int cmn_settings_require(const cmn_settings_t *s, const char *name, const char *why,
+                         char **ret_err);
+/* "sqlite" path or the PostgreSQL URL the store should open. Caller frees. */
+char *cmn_settings_store_url(const cmn_settings_t *s);
+
+/* The salt as bytes. UIC_SALT must be at least 32 bytes of text (hex or
+ * base64 of 32 random bytes, or any >= 32 characters). When it is unset and
+ * the simulator demo is on, a salt is read from (or created in)
+ * <data_dir>/uic_salt with mode 0600. Otherwise it is an error.
+ * Returns 0 with *ret (malloc'd, caller frees) and *ret_len, or -EINVAL with
+ * *ret_err (one line naming UIC_SALT and the fix; caller frees). */
+int cmn_settings_salt(const cmn_settings_t *s, unsigned char **ret, size_t *ret_len,
+                      char **ret_err);
+
+#endif

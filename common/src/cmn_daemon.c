@@ -1,0 +1,351 @@
+/* cmn_daemon: boot, signals, the shared worker loop, transactions. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cmn_daemon.h"
+#include "common/cmn_log.h"
+
+#define S_MODULE "daemon"
+#define S_STORE_WAIT_MS 30000
+
+volatile sig_atomic_t cmn_stop_g = 0;
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    cmn_stop_g = 1;
+}
+
+static int s_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = s_on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static void s_usage(const char *name)
+{
+    printf("usage: %s [--port-file FILE]\n"
+           "Configuration comes from the environment and ./.env: see docs/configuration.md.\n"
+           "  --port-file FILE  append the ports this daemon listens on (key=value lines)\n"
+           "  --help            this text\n"
+           "  --version         print the version\n",
+           name);
+}
+
+static int s_parse_args(cmn_daemon_t *d, int argc, char **argv)
+{
+    static const struct option opts[] = {{"port-file", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            free(d->port_file);
+            d->port_file = strdup(optarg);
+            if (d->port_file == NULL)
+                return CMN_EXIT_SOFTWARE;
+            break;
+        case 'h':
+            s_usage(d->name);
+            return -1;
+        case 'V':
+            printf("%s %s\n", d->name, CIU_VERSION);
+            return -1;
+        default:
+            fprintf(stderr, "%s: try --help\n", d->name);
+            return CMN_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'; try --help\n", d->name, argv[optind]);
+        return CMN_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* mkdir -p for the data folder (a single level is enough for ./data). */
+static int s_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (cmn_strlcpy(buf, path, sizeof(buf)) < 0)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int s_open_store(cmn_daemon_t *d)
+{
+    char err[512] = "";
+    char *url = cmn_settings_store_url(&d->settings);
+    int64_t deadline = cmn_mono_ms() + S_STORE_WAIT_MS;
+    bool logged = false;
+    int r;
+
+    if (url == NULL)
+        return CMN_EXIT_SOFTWARE;
+    for (;;) {
+        r = cmn_store_open(url, &d->store, err, sizeof(err));
+        if (r == 0 || cmn_mono_ms() > deadline || cmn_stop_g)
+            break;
+        if (!logged)
+            log_warn(S_MODULE, NULL, "store not reachable yet, retrying for %d s: %s",
+                     S_STORE_WAIT_MS / 1000, err);
+        logged = true;
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    free(url);
+    if (r < 0) {
+        log_error(S_MODULE, NULL, "cannot open the store: %s (check DATABASE_URL / CIU_DATA_DIR)",
+                  err);
+        return CMN_EXIT_UNAVAILABLE;
+    }
+    r = cmn_store_migrate(d->store);
+    if (r < 0) {
+        log_error(S_MODULE, NULL, "cannot migrate the store: %s", cmn_store_errmsg(d->store));
+        return CMN_EXIT_UNAVAILABLE;
+    }
+    return 0;
+}
+
+static int s_health(void *arg, cmn_str_t *out)
+{
+    cmn_daemon_t *d = arg;
+    int ok = atomic_load(&d->healthy);
+    cmn_str_printf(out, "{\"daemon\":\"%s\",\"status\":\"%s\",\"store\":%s,\"last_work_ms\":%lld}",
+                   d->name, ok ? "ok" : "degraded", ok ? "true" : "false",
+                   (long long)atomic_load(&d->last_work_ms));
+    return ok ? 200 : 503;
+}
+
+int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
+                    long admin_port_field)
+{
+    long admin_port = -1;
+    char *err = NULL;
+    cmn_log_level_t level = CMN_LOG_INFO;
+    int r;
+
+    memset(d, 0, sizeof(*d));
+    d->name = name;
+    atomic_store(&d->healthy, 1);
+    cmn_log_init(name, CMN_LOG_INFO, false);
+    r = s_parse_args(d, argc, argv);
+    if (r != 0)
+        return r < 0 ? CMN_BOOT_DONE : r;
+    if (cmn_settings_load(&d->settings, &err) < 0) {
+        log_error(S_MODULE, NULL, "bad configuration: %s", err);
+        free(err);
+        return CMN_EXIT_CONFIG;
+    }
+    cmn_log_level_parse(d->settings.log_level, &level);
+    cmn_log_init(name, level, d->settings.log_json);
+    if (s_signals() < 0)
+        return CMN_EXIT_SOFTWARE;
+    r = s_mkdirs(d->settings.data_dir);
+    if (r < 0) {
+        log_error(S_MODULE, NULL, "CIU_DATA_DIR: cannot create '%s': %s", d->settings.data_dir,
+                  cmn_strerror(r));
+        return CMN_EXIT_CONFIG;
+    }
+    if (cmn_settings_salt(&d->settings, &d->salt, &d->salt_len, &err) < 0) {
+        log_error(S_MODULE, NULL, "bad configuration: %s", err);
+        free(err);
+        return CMN_EXIT_CONFIG;
+    }
+    char *desc = cmn_settings_describe(&d->settings);
+    log_info(S_MODULE, NULL, "starting %s %s: %s", name, CIU_VERSION, desc ? desc : "");
+    free(desc);
+    r = s_open_store(d);
+    if (r != 0)
+        return r;
+    d->bus = cmn_bus_new();
+    d->metrics = cmn_metrics_new("ciu");
+    if (d->bus == NULL || d->metrics == NULL)
+        return CMN_EXIT_SOFTWARE;
+    d->m_batches = cmn_metrics_counter(d->metrics, "batches_total", NULL,
+                                       "Batches of work processed in one transaction");
+    d->m_dropped = cmn_metrics_counter(d->metrics, "bus_dropped_total", NULL,
+                                       "Malformed or unknown messages dropped");
+    d->m_errors = cmn_metrics_counter(d->metrics, "work_errors_total", NULL,
+                                      "Batches or scans that failed and will be retried");
+    d->m_batch_seconds = cmn_metrics_histogram(d->metrics, "batch_seconds", NULL,
+                                               "Time to process one batch", NULL, 0);
+    if (admin_port_field >= 0)
+        memcpy(&admin_port, (const char *)&d->settings + admin_port_field, sizeof(admin_port));
+    if (admin_port >= 0) {
+        char port[16];
+        d->admin = cmn_admin_new(d->settings.http_addr, (int)admin_port, d->metrics, s_health, d);
+        if (d->admin == NULL) {
+            log_error(S_MODULE, NULL, "cannot listen on %s:%ld for /health: %s",
+                      d->settings.http_addr, admin_port, strerror(errno));
+            return CMN_EXIT_UNAVAILABLE;
+        }
+        snprintf(port, sizeof(port), "%d", cmn_admin_port(d->admin));
+        if (d->port_file)
+            cmn_portfile_append(d->port_file, "admin", port);
+    }
+    atomic_store(&d->last_work_ms, cmn_now_ms());
+    return CMN_EXIT_OK;
+}
+
+void cmn_daemon_shutdown(cmn_daemon_t *d)
+{
+    cmn_admin_destroy(&d->admin);
+    cmn_bus_destroy(&d->bus);
+    cmn_store_destroy(&d->store);
+    cmn_metrics_destroy(&d->metrics);
+    if (d->salt)
+        memset(d->salt, 0, d->salt_len);
+    free(d->salt);
+    d->salt = NULL;
+    free(d->port_file);
+    d->port_file = NULL;
+    cmn_settings_free(&d->settings);
+}
+
+cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_index,
+                            size_t *ret_count)
+{
+    const char *bind = d->settings.bind && *d->settings.bind ? d->settings.bind : NULL;
+    char first[512];
+    size_t index = 0, count = 1;
+    cmn_pull_t *pull;
+
+    if (bind == NULL) {
+        size_t n = strcspn(endpoints, ",");
+        if (n == 0 || n >= sizeof(first)) {
+            log_error(S_MODULE, NULL, "no endpoint to bind in '%s'", endpoints);
+            return NULL;
+        }
+        memcpy(first, endpoints, n);
+        first[n] = '\0';
+        bind = first;
+    }
+    if (cmn_bus_replica_index(endpoints, bind, &index, &count) < 0) {
+        log_error(S_MODULE, NULL,
+                  "CIU_BIND: '%s' is not in this stage's endpoint list '%s'; add it there so "
+                  "the stage before can reach this replica",
+                  bind, endpoints);
+        return NULL;
+    }
+    pull = cmn_pull_new(d->bus, bind);
+    if (pull == NULL) {
+        log_error(S_MODULE, NULL, "cannot bind %s: %s", bind, strerror(errno));
+        return NULL;
+    }
+    log_info(S_MODULE, NULL, "listening on %s (replica %zu of %zu)", bind, index + 1, count);
+    *ret_index = index;
+    *ret_count = count;
+    return pull;
+}
+
+static void s_account(cmn_daemon_t *d, int r, int64_t started)
+{
+    atomic_store(&d->healthy, r >= 0);
+    atomic_store(&d->last_work_ms, cmn_now_ms());
+    if (r < 0)
+        cmn_counter_add(d->m_errors, 1);
+    cmn_histogram_observe(d->m_batch_seconds, (double)(cmn_mono_ms() - started) / 1000.0);
+}
+
+int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *ops, void *arg)
+{
+    size_t max = (size_t)d->settings.batch_max;
+    cmn_msg_t *batch = calloc(max, sizeof(*batch));
+    int64_t next_scan = 0;
+    bool at_start = true;
+
+    if (batch == NULL)
+        return CMN_EXIT_SOFTWARE;
+    while (!cmn_stop_g) {
+        int64_t now = cmn_mono_ms();
+        size_t n = 0;
+        int r;
+
+        if (now >= next_scan) {
+            r = ops->on_rescan(arg, at_start);
+            s_account(d, r, now);
+            if (r < 0)
+                log_warn(S_MODULE, NULL, "scan for unfinished work failed: %s; will retry",
+                         cmn_strerror(r));
+            at_start = false;
+            next_scan = cmn_mono_ms() + d->settings.rescan_ms;
+        }
+        r = cmn_pull_wait(pull, (long)(next_scan - cmn_mono_ms()));
+        if (r <= 0)
+            continue;
+        while (n < max) {
+            r = cmn_pull_recv(pull, &batch[n]);
+            if (r == -EAGAIN || r == -EINTR || r == -EIO)
+                break;
+            if (r == -EPROTO) {
+                cmn_counter_add(d->m_dropped, 1);
+                log_warn(S_MODULE, NULL, "dropped a malformed or unknown message");
+                continue;
+            }
+            n++;
+        }
+        if (n == 0)
+            continue;
+        now = cmn_mono_ms();
+        r = ops->on_batch(arg, batch, n);
+        cmn_counter_add(d->m_batches, 1);
+        s_account(d, r, now);
+        if (r < 0) {
+            log_warn(S_MODULE, batch[0].trace, "batch of %zu failed: %s; the next scan retries",
+                     n, cmn_strerror(r));
+            next_scan = cmn_mono_ms() + 100; /* retry soon, but not in a busy loop */
+        }
+    }
+    free(batch);
+    log_info(S_MODULE, NULL, "stopping: in-flight work is committed or left for the next start");
+    return CMN_EXIT_OK;
+}
+
+int cmn_daemon_tx(cmn_daemon_t *d, int (*fn)(void *arg, cmn_store_t *st), void *arg)
+{
+    int r = -EBUSY;
+    for (int attempt = 0; attempt < 5 && r == -EBUSY; attempt++) {
+        r = cmn_store_begin(d->store);
+        if (r == 0) {
+            r = fn(arg, d->store);
+            if (r >= 0) {
+                int c = cmn_store_commit(d->store);
+                if (c < 0)
+                    r = c;
+            }
+            if (r < 0)
+                cmn_store_rollback(d->store);
+        }
+        if (r == -EIO && attempt == 0 && cmn_store_ping(d->store) == 0)
+            r = -EBUSY; /* connection was re-established: try once more */
+    }
+    atomic_store(&d->healthy, r >= 0);
+    return r;
+}

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Browser test of the simulator chat page (ingress/www/sim.html).
+
+Drives headless Chromium through chromedriver's W3C WebDriver HTTP API with
+urllib only. Needs a running stack: CIU_TEST_URL=http://127.0.0.1:<port>.
+It opens /sim/, plays a whole conversation (Bonjour, Mbengue, Ibrahima, 1997,
+DA, 1, and "1" at the confirmation step if there is one) and asserts that an
+incoming bubble carries the CIU MBEIBR7DA1. Saves a screenshot to
+$CIU_TEST_ARTIFACTS/ciu-sim.png (a directory) or /tmp/ciu-sim.png.
+
+Environment: CIU_TEST_URL (required), CIU_TEST_ARTIFACTS, CHROMIUM (default
+/usr/bin/chromium), CHROMEDRIVER (default chromedriver on PATH),
+CIU_SIM_WIDTH (phone screen width, default 360).
+Exit status: 0 pass, 1 failure, 77 skipped (no chromium/chromedriver; ctest SKIP_RETURN_CODE).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+DEADLINE = time.monotonic() + 85          # whole test < 90 s
+STEP_TIMEOUT = 15                         # per expected reply
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+EXPECTED_CIU = "MBEIBR7DA1"
+SCRIPT = [("Bonjour", "Question 1"), ("Mbengue", "Question 2"), ("Ibrahima", "Question 3"),
+          ("1997", "Question 4"), ("DA", "Question 5")]
+
+
+class Fail(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write("test_sim_page: %s\n" % msg)
+
+
+def left(cap):
+    return max(0.5, min(cap, DEADLINE - time.monotonic()))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebDriver:
+    def __init__(self, base):
+        self.base = base
+        self.sid = None
+
+    def call(self, method, path, body=None, timeout=20):
+        data = None if body is None else json.dumps(body).encode()
+        url = self.base + path
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=left(timeout)) as r:
+                return json.loads(r.read() or b"{}").get("value")
+        except urllib.error.HTTPError as e:
+            detail = e.read()[:500].decode(errors="replace")
+            raise Fail("webdriver %s %s -> %d %s" % (method, path, e.code, detail)) from None
+        except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
+            raise Fail("webdriver %s %s: %s" % (method, path, e)) from None
+
+    def s(self, method, path, body=None, timeout=20):
+        return self.call(method, "/session/%s%s" % (self.sid, path), body, timeout)
+
+    def new_session(self, chromium, profile, width):
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                "--user-data-dir=" + profile, "--window-size=%d,800" % width]
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium, "args": args,
+                # headless windows are at least 500 px wide: emulate the phone width
+                "mobileEmulation": {"deviceMetrics": {"width": width, "height": 760,
+                                                      "pixelRatio": 1.0}}}}}}
+        v = self.call("POST", "/session", caps, timeout=40)
+        self.sid = v["sessionId"]
+
+    def find_all(self, css):
+        v = self.s("POST", "/elements", {"using": "css selector", "value": css})
+        return [e[ELEMENT] for e in v]
+
+    def find(self, css):
+        v = self.s("POST", "/element", {"using": "css selector", "value": css})
+        return v[ELEMENT]
+
+    def type(self, eid, text):
+        self.s("POST", "/element/%s/value" % eid, {"text": text})
+
+    def click(self, eid):
+        self.s("POST", "/element/%s/click" % eid, {})
+
+    def js(self, script, *args):
+        return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
+
+    def screenshot(self, path):
+        import base64
+        png = base64.b64decode(self.s("GET", "/screenshot", timeout=20))
+        with open(path, "wb") as f:
+            f.write(png)
+
+    def quit(self):
+        if self.sid:
+            try:
+                self.call("DELETE", "/session/%s" % self.sid, timeout=10)
+            except Fail:
+                pass
+            self.sid = None
+
+
+def incoming_texts(wd):
+    return wd.js("return Array.from(document.querySelectorAll('#messages .msg.in'))"
+                 ".map(function (e) { return e.textContent; });")
+
+
+def wait_incoming(wd, needle, start_index, timeout=STEP_TIMEOUT):
+    """Wait for an incoming bubble at position >= start_index containing needle."""
+    end = time.monotonic() + left(timeout)
+    while time.monotonic() < end:
+        texts = incoming_texts(wd)
+        for t in texts[start_index:]:
+            if needle in t:
+                return texts
+        time.sleep(0.2)
+    raise Fail("no incoming bubble containing %r within %ds; incoming so far: %r"
+               % (needle, timeout, incoming_texts(wd)[-4:]))
+
+
+def send(wd, text):
+    box = wd.find("#input")
+    wd.type(box, text)
+    wd.click(wd.find("#send"))
+
+
+def wait_acked(wd, count, timeout=10):
+    """The last outgoing bubble shows a tick once the POST returned 202."""
+    end = time.monotonic() + left(timeout)
+    while time.monotonic() < end:
+        st = wd.js("var o = document.querySelectorAll('#messages .msg.out');"
+                   "if (o.length < arguments[0]) return 'missing';"
+                   "var t = o[o.length - 1].querySelector('.tick');"
+                   "return t ? t.textContent : 'none';", count)
+        if st in ("✓", "✓✓"):
+            return
+        if "non envoy" in str(st):
+            raise Fail("the page says the message was not sent (POST did not return 202)")
+        time.sleep(0.1)
+    raise Fail("outgoing bubble %d never got its tick" % count)
+
+
+def run(wd, url, shot):
+    wd.call("POST", "/session/%s/url" % wd.sid, {"url": url.rstrip("/") + "/sim/"}, timeout=30)
+    for css in ("#number", "#input", "#send", "#messages"):
+        wd.find(css)
+    number = wd.js("return document.getElementById('number').value;")
+    log("page loaded, number %s" % number)
+    if not (number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15):
+        raise Fail("default phone number %r is not +<8..15 digits>" % number)
+    seen = len(incoming_texts(wd))
+    sent = 0
+    for text, expect in SCRIPT:
+        send(wd, text)
+        sent += 1
+        wait_acked(wd, sent)
+        texts = wait_incoming(wd, expect, seen)
+        seen = len(texts)
+        log("sent %r, got %r" % (text, expect))
+    send(wd, "1")                                # gender: Homme
+    sent += 1
+    wait_acked(wd, sent)
+    end = time.monotonic() + left(STEP_TIMEOUT)
+    confirmed = False
+    while time.monotonic() < end:
+        texts = incoming_texts(wd)[seen:]
+        if any(EXPECTED_CIU in t for t in texts):
+            break
+        if not confirmed and any("MBE / IBR" in t for t in texts):
+            log("confirmation step seen, answering 1")
+            seen = len(incoming_texts(wd))
+            send(wd, "1")
+            sent += 1
+            wait_acked(wd, sent)
+            confirmed = True
+            end = time.monotonic() + left(STEP_TIMEOUT)
+            continue
+        time.sleep(0.2)
+    else:
+        raise Fail("no incoming bubble containing %s; last incoming: %r"
+                   % (EXPECTED_CIU, incoming_texts(wd)[-3:]))
+    log("got CIU %s" % EXPECTED_CIU)
+    # An image sent with the CIU must load (naturalWidth > 0) when there is one.
+    end = time.monotonic() + left(5)
+    while time.monotonic() < end:
+        imgs = wd.js("return Array.from(document.querySelectorAll('#messages .msg.in img'))"
+                     ".map(function (i) { return [i.complete, i.naturalWidth, i.src]; });")
+        if all(c and w > 0 for c, w, _ in imgs):
+            break
+        time.sleep(0.2)
+    else:
+        raise Fail("inline image did not load: %r" % imgs)
+    if imgs:
+        log("%d inline image(s) loaded" % len(imgs))
+    wd.js("var m = document.getElementById('messages'); m.scrollTop = m.scrollHeight;")
+    time.sleep(0.3)
+    wd.screenshot(shot)
+    log("screenshot %s" % shot)
+
+
+def main():
+    url = os.environ.get("CIU_TEST_URL")
+    if not url:
+        log("CIU_TEST_URL is not set (base URL of a running stack, e.g. http://127.0.0.1:8000)")
+        return 1
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    if not os.path.exists(chromium) or not driver:
+        log("SKIP: need %s and chromedriver (apt-get install chromium chromium-driver)"
+            % chromium)
+        return 77
+    art = os.environ.get("CIU_TEST_ARTIFACTS")
+    if art:
+        os.makedirs(art, exist_ok=True)
+        shot = os.path.join(art, "ciu-sim.png")
+    else:
+        shot = "/tmp/ciu-sim.png"
+    width = int(os.environ.get("CIU_SIM_WIDTH", "360"))
+
+    tmp = tempfile.mkdtemp(prefix="ciu-sim-test-")
+    port = free_port()
+    drv_log = open(os.path.join(tmp, "chromedriver.log"), "w+")
+    proc = subprocess.Popen([driver, "--port=%d" % port, "--allowed-ips=127.0.0.1"],
+                            stdout=drv_log, stderr=subprocess.STDOUT, start_new_session=True)
+    wd = WebDriver("http://127.0.0.1:%d" % port)
+    rc = 1
+    try:
+        end = time.monotonic() + 15
+        while True:
+            try:
+                if wd.call("GET", "/status", timeout=2).get("ready"):
+                    break
+            except Fail:
+                pass
+            if proc.poll() is not None or time.monotonic() > end:
+                raise Fail("chromedriver did not start on port %d" % port)
+            time.sleep(0.1)
+        wd.new_session(chromium, os.path.join(tmp, "profile"), width)
+        run(wd, url, shot)
+        log("PASS")
+        rc = 0
+    except Fail as e:
+        log("FAIL: %s" % e)
+        if wd.sid:
+            try:
+                fail_shot = shot[:-4] + "-fail.png"
+                wd.screenshot(fail_shot)
+                log("screenshot of the failure: %s" % fail_shot)
+            except Fail:
+                pass
+        drv_log.seek(0)
+        tail = drv_log.read()[-2000:]
+        if tail.strip():
+            log("chromedriver log tail:\n" + tail)
+    finally:
+        wd.quit()
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        drv_log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
