@@ -283,9 +283,9 @@ static void s_report(gen_t *g, double elapsed)
     double el = elapsed > 0 ? elapsed : 1e-9;
     double a50 = s_pct(&g->ack, 50), a99 = s_pct(&g->ack, 99);
     double r50 = s_pct(&g->reply, 50), r99 = s_pct(&g->reply, 99);
-    printf("ciu-loadgen: %ld of %ld people started, %ld completed, %.2f s, concurrency %ld, %s\n",
-           g->next, g->people,
-           g->completed, elapsed, g->concurrency, g->base);
+    printf("ciu-loadgen: %ld of %ld people started, %ld completed, %.2f s, "
+           "concurrency %ld, %s\n",
+           g->next, g->people, g->completed, elapsed, g->concurrency, g->base);
     printf("  inbound messages acked  %8lu   %9.1f msg/s\n", g->acked, (double)g->acked / el);
     printf("  conversations done      %8ld   %9.2f conv/s\n", g->completed,
            (double)g->completed / el);

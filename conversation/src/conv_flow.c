@@ -580,6 +580,9 @@ int conv_flow_step(const conv_ctx_t *ctx, const conv_session_t *in, bool is_text
         cmn_strlcpy(out->session.lang, in->lang, sizeof(out->session.lang));
     if (!cmn_i18n_lang_valid(out->session.lang))
         cmn_strlcpy(out->session.lang, CMN_I18N_DEFAULT_LANG, sizeof(out->session.lang));
+    /* canonical lower-case code */
+    cmn_strlcpy(out->session.lang, cmn_i18n_lang_code(cmn_i18n_lang_index(out->session.lang)),
+                sizeof(out->session.lang));
 
     bool expired = valid && in->step != CONV_STEP_NONE && ctx->timeout_ms > 0 &&
                    now_ms - in->updated_ms > ctx->timeout_ms;

@@ -54,7 +54,7 @@ typedef enum {
 /* A person's session: plain data, one DB column per field. Strings are
  * NUL-terminated and empty when not answered yet. */
 typedef struct {
-    char lang[4];       /* "fr", "en", "ln" or "sw" ("" reads as "fr") */
+    char lang[4];       /* "fr", "en", "ln" or "sw" ("" or unknown: "fr") */
     int step;           /* conv_step_t */
     int return_step;    /* at CONV_STEP_LANG: the step to go back to (NONE:
                            the conversation had not started); else 0 */
@@ -85,7 +85,10 @@ typedef struct {
 } conv_result_t;
 
 /* Handle one incoming message of a person.
- *   in:     the stored session, or NULL when there is none.
+ *   in:     the stored session, or NULL when there is none. To start new
+ *           conversations in another language (CIU_DEFAULT_LANGUAGE), pass
+ *           a session {.lang = "sw", .step = CONV_STEP_NONE} instead of NULL:
+ *           step NONE is "no conversation", its language is kept.
  *   is_text false for anything but text (photo, audio, location...): `text`
  *           is then ignored.
  *   text:   the message as received, UTF-8 (NULL reads as "").

@@ -176,8 +176,11 @@ static int s_handle(conv_server_t *s, cmn_store_t *st, s_user_t *u, cmn_rows_t *
     const char *trace = cmn_rows_get(rows, i, 5);
     const char *lang = *have && ss->lang[0] ? ss->lang : s->d->settings.default_lang;
     int64_t now = cmn_now_ms();
-    conv_ctx_t ctx = {s->texts, s->cities, s->d->settings.session_timeout_min * 60000LL,
-                      s_this_year()};
+    conv_ctx_t ctx = {.texts = s->texts,
+                      .cities = s->cities,
+                      .timeout_ms = s->d->settings.session_timeout_min * 60000LL,
+                      .this_year = s_this_year(),
+                      .default_lang = s->d->settings.default_lang};
     conv_result_t res;
     int r = 0;
 

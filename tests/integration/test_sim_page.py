@@ -65,7 +65,11 @@ class WebDriver:
             with urllib.request.urlopen(req, timeout=left(timeout)) as r:
                 return json.loads(r.read() or b"{}").get("value")
         except urllib.error.HTTPError as e:
-            detail = e.read()[:500].decode(errors="replace")
+            detail = e.read()[:4000].decode(errors="replace")
+            try:
+                detail = json.loads(detail)["value"]["message"].split("\n")[0]
+            except (ValueError, KeyError, TypeError):
+                detail = detail[:300]
             raise Fail("webdriver %s %s -> %d %s" % (method, path, e.code, detail)) from None
         except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
             raise Fail("webdriver %s %s: %s" % (method, path, e)) from None
@@ -236,6 +240,17 @@ def main():
     else:
         shot = "/tmp/ciu-sim.png"
     width = int(os.environ.get("CIU_SIM_WIDTH", "360"))
+
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/sim/", timeout=10) as r:
+            page = r.read(1 << 20)
+        if b'id="messages"' not in page:
+            log("FAIL: %s/sim/ is not the chat page" % url.rstrip("/"))
+            return 1
+    except (urllib.error.URLError, OSError) as e:
+        log("FAIL: cannot get %s/sim/ (%s): is the stack running with CIU_SIMULATOR=true?"
+            % (url.rstrip("/"), e))
+        return 1
 
     tmp = tempfile.mkdtemp(prefix="ciu-sim-test-")
     port = free_port()

@@ -1,0 +1,51 @@
+# ciu: thin wrapper around CMake/ctest. See README.md.
+#   make run    install what is missing, build, start the stack on SQLite with the simulator
+#   make test   install what is missing, build (ASan+UBSan), start PostgreSQL, run every test
+SHELL := /bin/bash
+BUILD ?= build
+BUILD_TEST ?= build-test
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian 12 / Ubuntu 22.04+ package names.
+PKGS_BUILD := build-essential cmake pkg-config git ca-certificates curl \
+	libzmq3-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev \
+	libssl-dev libmsgpack-dev libqrencode-dev libpng-dev libutf8proc-dev libjansson-dev \
+	libczmq-dev
+PKGS_TEST := libcmocka-dev postgresql sqlite3 zbar-tools chromium chromium-driver valgrind \
+	python3 procps
+
+.PHONY: all deps deps-test build run test bench clean help
+
+all: build
+
+help:
+	@echo "make run    build and start the whole stack on SQLite with the simulator"
+	@echo "make test   build with sanitizers and run every test (PostgreSQL included)"
+	@echo "make bench  load-test a local stack and print figures"
+	@echo "make build  build only;  make clean  remove build folders"
+
+# Install the Debian packages that are missing; does nothing when all are present.
+deps:
+	@./tools/install-deps $(PKGS_BUILD) $(PKGS_TEST)
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@CIU_SIMULATOR=$${CIU_SIMULATOR:-true} $(BUILD)/tools/ciu-run
+
+test: deps
+	cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+	cmake --build $(BUILD_TEST) -j $(JOBS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD_TEST) && CIU_PLAIN_BUILD=$(CURDIR)/$(BUILD) ctest --output-on-failure -j 2 --timeout 600
+
+bench: build
+	./bench/run
+
+clean:
+	rm -rf $(BUILD) $(BUILD_TEST) build-asan

@@ -1,0 +1,22 @@
+#!/usr/bin/env python3
+"""Start a real stack and run the browser test of the chat page against it."""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+from stack import check, run  # noqa: E402
+
+
+def scenario(stack):
+    env = dict(os.environ, CIU_TEST_URL=stack.base,
+               CIU_TEST_ARTIFACTS=os.environ.get("CIU_TEST_ARTIFACTS", stack.dir))
+    r = subprocess.run([sys.executable, os.path.join(HERE, "test_sim_page.py")], env=env,
+                       timeout=120)
+    check(r.returncode == 0, "browser test failed (exit %d)" % r.returncode)
+
+
+if __name__ == "__main__":
+    qr = sys.argv[1] if len(sys.argv) > 1 else "false"
+    sys.exit(run(scenario, "sim-page", "sqlite", env={"ENABLE_QR_CODE": qr}))

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The HTTP front door answers bad requests clearly and loses nothing.
+
+Malformed JSON and missing fields get 400 with a JSON error (and a log
+line), bodies over 64 KiB get 413, unknown paths 404, wrong methods 405;
+/health and /metrics answer; the chat page is served; non-text messages
+are accepted; /media tokens that do not exist are 404.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from stack import Person, check, run  # noqa: E402
+
+
+def scenario(stack):
+    def post(raw, ctype="application/json"):
+        return stack.request("POST", "/sim/messages", raw=raw, headers={"Content-Type": ctype})
+
+    for raw, why in [(b"{not json", "malformed"), (b"[]", "not an object"),
+                     (b'{"text": "hi"}', "no from"), (b'{"from": "+243810000001"}', "no text"),
+                     (b'{"from": 243810000001, "text": "x"}', "from not a string"),
+                     (b'{"from": "0810000001", "text": "x"}', "not E.164"),
+                     (b'{"from": "+243810000001", "text": 5}', "text not a string"),
+                     (b'{"from": "+243810000001", "text": "x", "type": "fax"}', "bad type")]:
+        status, body = post(raw)
+        check(status == 400, "%s: expected 400, got %s" % (why, status))
+        check("error" in json.loads(body), "%s: no JSON error body" % why)
+    log = open(stack.logs["ciu-ingress"], errors="replace").read()
+    check("400 POST /sim/messages" in log, "400s are not logged")
+
+    status, _ = post(b'{"from": "+243810000001", "text": "' + b"x" * 70000 + b'"}')
+    check(status == 413, "70 kB body: expected 413, got %s" % status)
+    status, _ = stack.request("GET", "/nope")
+    check(status == 404, "unknown path: expected 404, got %s" % status)
+    status, _ = stack.request("DELETE", "/sim/messages")
+    check(status == 405, "DELETE: expected 405, got %s" % status)
+    status, _ = stack.request("GET", "/sim/messages?to=abc")
+    check(status == 400, "bad 'to': expected 400, got %s" % status)
+    status, _ = stack.request("GET", "/sim/messages?to=%2B243810000001&after=xyz")
+    check(status == 400, "bad cursor: expected 400, got %s" % status)
+    status, _ = stack.request("GET", "/media/qr/" + "ab" * 32 + ".png")
+    check(status == 404, "unknown media token: expected 404, got %s" % status)
+    status, _ = stack.request("GET", "/media/qr/../../etc/passwd")
+    check(status == 404, "path traversal: expected 404, got %s" % status)
+
+    status, body = stack.request("GET", "/health")
+    doc = json.loads(body)
+    check(status == 200 and doc["store"] is True, "health: %s %s" % (status, body))
+    status, body = stack.request("GET", "/metrics")
+    check(status == 200 and b"ciu_inbound_messages_total" in body, "metrics: %s" % status)
+    status, body = stack.request("GET", "/sim/")
+    check(status == 200 and b"<html" in body.lower(), "chat page not served: %s" % status)
+
+    # Nothing was stored for the refused requests; a good one still works,
+    # and a non-text message gets "please answer in text" + the question.
+    p = Person(stack, "+243810000001")
+    got = p.say("Bonjour", "Question 1 sur 5")
+    check(len(got) == 2, "the refused requests produced replies: %r" % [m["text"][:30] for m in got])
+    got = p.say(None, "Question 1 sur 5", kind="image")
+    check(len(got) == 2, "image: expected a text-only notice and the question: %r" % got)
+    # long-poll returns within the wait when nothing comes
+    msgs, cur = stack.poll("+243899999999", None, wait=1)
+    check(msgs == [] and cur == "0", "empty mailbox: %r %r" % (msgs, cur))
+
+
+if __name__ == "__main__":
+    sys.exit(run(scenario, "http", "sqlite"))

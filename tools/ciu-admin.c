@@ -1,0 +1,571 @@
+/* ciu-admin: the operator's command line for the ciu store.
+ *
+ *   ciu-admin gen-salt                      print a new UIC_SALT (64 hex digits)
+ *   ciu-admin migrate                       apply the migrations, print the schema version
+ *   ciu-admin status [--json]               queue sizes, registry, duplicates, DHIS2 sync
+ *   ciu-admin duplicates [--json] [--all]   potential duplicates (open ones by default)
+ *   ciu-admin duplicates resolve ID         mark one as reviewed
+ *   ciu-admin registry [--json] CIU         one CIU: request count, first and last dates
+ *
+ * It reads the same settings as the daemons (environment + ./.env) and opens
+ * the same store (DATABASE_URL, or SQLite in CIU_DATA_DIR). It never shows a
+ * phone number: the store holds keyed hashes only, shortened here to 12 hex
+ * digits. Exit status (sysexits, as the daemons): 0 ok, 1 not found, 64 bad
+ * command line, 69 store unavailable, 70 internal error, 78 bad configuration.
+ * See docs/operations.md.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/cmn_crypto.h"
+#include "common/cmn_daemon.h"
+#include "common/cmn_msg.h"
+#include "common/cmn_settings.h"
+#include "common/cmn_store.h"
+#include "common/cmn_str.h"
+
+#define S_EXIT_NOT_FOUND 1
+#define S_SALT_BYTES 32
+#define S_KEY_SHORT 12 /* hex digits of a user key shown */
+#define S_CIU_MAX 15
+
+typedef struct {
+    const char *cmd;
+    bool json;
+    bool all;
+    int nargs;
+    char **args;
+} s_opts_t;
+
+typedef struct {
+    cmn_settings_t settings;
+    bool settings_loaded;
+    cmn_store_t *store;
+    bool json;
+} s_admin_t;
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ciu-admin COMMAND [OPTIONS]\n"
+            "Operator tool for the ciu store; reads the daemons' settings (environment + ./.env).\n"
+            "\n"
+            "  gen-salt                     print a new random UIC_SALT (32 bytes, 64 hex digits)\n"
+            "  migrate                      apply pending migrations, print the schema version\n"
+            "  status [--json]              schema version and queue, registry, duplicate,\n"
+            "                               DHIS2 sync and session counts\n"
+            "  duplicates [--json] [--all]  list potential duplicates (open ones; --all: all)\n"
+            "  duplicates resolve ID        mark duplicate ID as reviewed\n"
+            "  registry [--json] CIU        request count and first/last dates of one CIU\n"
+            "\n"
+            "Exit status: 0 ok, 1 not found, 64 usage, 69 store unavailable, 70 internal error,\n"
+            "78 bad configuration.\n");
+}
+
+static int s_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ciu-admin: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+static int s_store_fail(s_admin_t *a, const char *what)
+{
+    return s_fail(CMN_EXIT_UNAVAILABLE, "cannot %s: %s", what, cmn_store_errmsg(a->store));
+}
+
+/* 0, or an exit code after printing why. */
+static int s_parse(int argc, char **argv, s_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"all", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            s_usage(stdout);
+            return CMN_BOOT_DONE;
+        }
+        s_usage(stderr);
+        return CMN_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        s_usage(stderr);
+        return CMN_EXIT_USAGE;
+    }
+    o->cmd = argv[optind];
+    /* Options of the command may come before or after its arguments. */
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    optind = 1;
+    while ((c = getopt_long(sub_argc, sub_argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            o->json = true;
+            break;
+        case 'a':
+            o->all = true;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CMN_BOOT_DONE;
+        default:
+            return s_fail(CMN_EXIT_USAGE, "%s: unknown option '%s' (see --help)", o->cmd,
+                          sub_argv[optind - 1]);
+        }
+    }
+    o->nargs = sub_argc - optind;
+    o->args = sub_argv + optind;
+    return 0;
+}
+
+static int s_gen_salt(void)
+{
+    char hex[S_SALT_BYTES * 2 + 1];
+    if (cmn_random_hex(hex, sizeof(hex), S_SALT_BYTES) < 0)
+        return s_fail(CMN_EXIT_SOFTWARE, "cannot read random bytes");
+    printf("%s\n", hex);
+    return CMN_EXIT_OK;
+}
+
+static int s_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (cmn_strlcpy(buf, path, sizeof(buf)) < 0)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Load the settings and open the store. `create`: make the SQLite folder
+ * (migrate); otherwise a missing SQLite file is "unavailable", not created. */
+static int s_open(s_admin_t *a, bool create)
+{
+    char *err = NULL, msg[512] = "", shown[512] = "";
+    char *url = NULL;
+    int r, code = CMN_EXIT_OK;
+
+    if (cmn_settings_load(&a->settings, &err) < 0) {
+        code = s_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
+        free(err);
+        return code;
+    }
+    a->settings_loaded = true;
+    url = cmn_settings_store_url(&a->settings);
+    if (url == NULL)
+        return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+    bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
+    if (sqlite && create) {
+        r = s_mkdirs(a->settings.data_dir);
+        if (r < 0) {
+            code = s_fail(CMN_EXIT_CONFIG, "CIU_DATA_DIR: cannot create '%s': %s",
+                          a->settings.data_dir, strerror(-r));
+            goto out;
+        }
+    } else if (sqlite && access(url, F_OK) != 0) {
+        code = s_fail(CMN_EXIT_UNAVAILABLE,
+                      "no SQLite store at %s (check CIU_DATA_DIR / DATABASE_URL, or run "
+                      "'ciu-admin migrate')",
+                      url);
+        goto out;
+    }
+    r = cmn_store_open(url, &a->store, msg, sizeof(msg));
+    if (r < 0) {
+        cmn_store_url_redact(url, shown, sizeof(shown));
+        code = s_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
+    }
+out:
+    free(url);
+    return code;
+}
+
+static void s_close(s_admin_t *a)
+{
+    cmn_store_destroy(&a->store);
+    if (a->settings_loaded)
+        cmn_settings_free(&a->settings);
+    a->settings_loaded = false;
+}
+
+/* The schema version; an exit code when the store is not migrated. */
+static int s_need_schema(s_admin_t *a, int *ret_version)
+{
+    int v = 0;
+    if (cmn_store_schema_version(a->store, &v) < 0)
+        return s_store_fail(a, "read the schema version");
+    if (v < 1)
+        return s_fail(CMN_EXIT_UNAVAILABLE,
+                      "the store has no schema yet: run 'ciu-admin migrate' or start a daemon");
+    *ret_version = v;
+    return 0;
+}
+
+static void s_iso(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        cmn_strlcpy(out, "?", 32);
+}
+
+static void s_short_key(const char *key, char out[S_KEY_SHORT + 1])
+{
+    cmn_strlcpy(out, key ? key : "-", S_KEY_SHORT + 1);
+}
+
+static int s_print_json(json_t *j)
+{
+    int code = CMN_EXIT_OK;
+    if (j == NULL)
+        return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+    if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+        code = s_fail(CMN_EXIT_SOFTWARE, "cannot write JSON");
+    else
+        fputc('\n', stdout);
+    json_decref(j);
+    return code;
+}
+
+/* --- migrate ----------------------------------------------------------- */
+
+static int s_cmd_migrate(s_admin_t *a)
+{
+    int before = 0, after = 0;
+    if (cmn_store_schema_version(a->store, &before) < 0)
+        return s_store_fail(a, "read the schema version");
+    if (cmn_store_migrate(a->store) < 0)
+        return s_store_fail(a, "migrate the store");
+    if (cmn_store_schema_version(a->store, &after) < 0)
+        return s_store_fail(a, "read the schema version");
+    if (after == before)
+        printf("schema version %d (up to date)\n", after);
+    else
+        printf("schema version %d (migrated from %d)\n", after, before);
+    return CMN_EXIT_OK;
+}
+
+/* --- status ------------------------------------------------------------ */
+
+typedef struct {
+    const char *group;
+    const char *name;
+    const char *sql;
+    int64_t value;
+} s_count_t;
+
+static int s_cmd_status(s_admin_t *a)
+{
+    s_count_t counts[] = {
+        {"inbox", "pending", "SELECT COUNT(*) FROM inbox WHERE status = 0", 0},
+        {"outbox", "pending", "SELECT COUNT(*) FROM outbox WHERE status = 0", 0},
+        {"outbox", "sent", "SELECT COUNT(*) FROM outbox WHERE status = 1", 0},
+        {"outbox", "failed", "SELECT COUNT(*) FROM outbox WHERE status = 2", 0},
+        {"ciu_requests", "pending", "SELECT COUNT(*) FROM ciu_requests WHERE status = 0", 0},
+        {"registry", "size", "SELECT COUNT(*) FROM registry", 0},
+        {"duplicates", "open", "SELECT COUNT(*) FROM duplicates WHERE status = 'open'", 0},
+        {"sessions", "active", "SELECT COUNT(*) FROM sessions WHERE updated_ms >= $1", 0},
+    };
+    size_t n = sizeof(counts) / sizeof(counts[0]);
+    int64_t since = cmn_now_ms() - a->settings.session_timeout_min * 60 * 1000;
+    cmn_param_t p[] = {P_INT(since)};
+    cmn_rows_t *sync = NULL;
+    json_t *j = NULL, *g = NULL;
+    int version = 0, code;
+
+    code = s_need_schema(a, &version);
+    if (code != 0)
+        return code;
+    for (size_t i = 0; i < n; i++) {
+        cmn_rows_t *rows = NULL;
+        bool param = strchr(counts[i].sql, '$') != NULL;
+        if (cmn_store_query(a->store, counts[i].sql, param ? p : NULL, param ? 1 : 0, &rows) < 0)
+            return s_store_fail(a, "count rows");
+        counts[i].value = cmn_rows_int(rows, 0, 0, 0);
+        cmn_rows_destroy(&rows);
+    }
+    if (cmn_store_query(a->store, "SELECT status, COUNT(*) FROM dhis2_sync GROUP BY status "
+                                  "ORDER BY status",
+                        NULL, 0, &sync) < 0)
+        return s_store_fail(a, "count DHIS2 sync rows");
+
+    if (!a->json) {
+        printf("store:          %s\n",
+               cmn_store_kind(a->store) == CMN_STORE_POSTGRES ? "postgresql" : "sqlite");
+        printf("schema version: %d\n", version);
+        for (size_t i = 0; i < n; i++) {
+            char label[48];
+            snprintf(label, sizeof(label), "%s %s:", counts[i].group, counts[i].name);
+            printf("%-16s%lld\n", label, (long long)counts[i].value);
+        }
+        if (cmn_rows_count(sync) == 0)
+            printf("%-16s%s\n", "dhis2_sync:", "(empty)");
+        for (int i = 0; i < cmn_rows_count(sync); i++) {
+            char label[64];
+            snprintf(label, sizeof(label), "dhis2_sync %s:", cmn_rows_get(sync, i, 0));
+            printf("%-16s%lld\n", label, (long long)cmn_rows_int(sync, i, 1, 0));
+        }
+        cmn_rows_destroy(&sync);
+        return CMN_EXIT_OK;
+    }
+
+    j = json_object();
+    if (j == NULL)
+        goto oom;
+    json_object_set_new(j, "store", json_string(cmn_store_kind(a->store) == CMN_STORE_POSTGRES
+                                                     ? "postgresql"
+                                                     : "sqlite"));
+    json_object_set_new(j, "schema_version", json_integer(version));
+    for (size_t i = 0; i < n; i++) {
+        g = json_object_get(j, counts[i].group);
+        if (g == NULL) {
+            g = json_object();
+            if (g == NULL || json_object_set_new(j, counts[i].group, g) < 0)
+                goto oom;
+        }
+        json_object_set_new(g, counts[i].name, json_integer(counts[i].value));
+    }
+    g = json_object();
+    if (g == NULL || json_object_set_new(j, "dhis2_sync", g) < 0)
+        goto oom;
+    for (int i = 0; i < cmn_rows_count(sync); i++)
+        json_object_set_new(g, cmn_rows_get(sync, i, 0), json_integer(cmn_rows_int(sync, i, 1, 0)));
+    cmn_rows_destroy(&sync);
+    return s_print_json(j);
+oom:
+    json_decref(j);
+    cmn_rows_destroy(&sync);
+    return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+}
+
+/* --- duplicates -------------------------------------------------------- */
+
+static json_t *s_json_text_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static int s_cmd_duplicates_list(s_admin_t *a, bool all)
+{
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_TEXT("open")};
+    json_t *arr = NULL;
+    int version = 0, code = s_need_schema(a, &version);
+
+    if (code != 0)
+        return code;
+    if (cmn_store_query(a->store,
+                        all ? "SELECT id, kind, ciu, other_ciu, user_key, other_user_key, "
+                              "created_ms, status FROM duplicates ORDER BY id"
+                            : "SELECT id, kind, ciu, other_ciu, user_key, other_user_key, "
+                              "created_ms, status FROM duplicates WHERE status = $1 ORDER BY id",
+                        all ? NULL : p, all ? 0 : 1, &rows) < 0)
+        return s_store_fail(a, "list duplicates");
+    if (a->json) {
+        arr = json_array();
+        if (arr == NULL)
+            goto oom;
+    } else if (cmn_rows_count(rows) == 0) {
+        printf("no %spotential duplicates\n", all ? "" : "open ");
+    } else {
+        printf("%-6s %-22s %-10s %-10s %-12s %-12s %-20s %s\n", "ID", "KIND", "CIU", "OTHER_CIU",
+               "USER", "OTHER_USER", "CREATED", "STATUS");
+    }
+    for (int i = 0; i < cmn_rows_count(rows); i++) {
+        char created[32], user[S_KEY_SHORT + 1], other[S_KEY_SHORT + 1];
+        const char *other_ciu = cmn_rows_get(rows, i, 3);
+        const char *other_key = cmn_rows_get(rows, i, 5);
+        s_iso(cmn_rows_int(rows, i, 6, 0), created);
+        s_short_key(cmn_rows_get(rows, i, 4), user);
+        s_short_key(other_key, other);
+        if (!a->json) {
+            printf("%-6lld %-22s %-10s %-10s %-12s %-12s %-20s %s\n",
+                   (long long)cmn_rows_int(rows, i, 0, 0), cmn_rows_get(rows, i, 1),
+                   cmn_rows_get(rows, i, 2), other_ciu ? other_ciu : "-", user, other, created,
+                   cmn_rows_get(rows, i, 7));
+            continue;
+        }
+        json_t *o = json_object();
+        if (o == NULL || json_array_append_new(arr, o) < 0)
+            goto oom;
+        json_object_set_new(o, "id", json_integer(cmn_rows_int(rows, i, 0, 0)));
+        json_object_set_new(o, "kind", json_string(cmn_rows_get(rows, i, 1)));
+        json_object_set_new(o, "ciu", json_string(cmn_rows_get(rows, i, 2)));
+        json_object_set_new(o, "other_ciu", s_json_text_or_null(other_ciu));
+        json_object_set_new(o, "user", json_string(user));
+        json_object_set_new(o, "other_user", other_key ? json_string(other) : json_null());
+        json_object_set_new(o, "created", json_string(created));
+        json_object_set_new(o, "status", json_string(cmn_rows_get(rows, i, 7)));
+    }
+    cmn_rows_destroy(&rows);
+    return a->json ? s_print_json(arr) : CMN_EXIT_OK;
+oom:
+    json_decref(arr);
+    cmn_rows_destroy(&rows);
+    return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+}
+
+static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
+{
+    long id = 0;
+    int64_t changed = 0;
+    int version = 0, code;
+
+    if (cmn_parse_long(arg, 1, LONG_MAX, &id) < 0)
+        return s_fail(CMN_EXIT_USAGE, "duplicates resolve: '%s' is not a duplicate id", arg);
+    code = s_need_schema(a, &version);
+    if (code != 0)
+        return code;
+    cmn_param_t p[] = {P_INT(id)};
+    if (cmn_store_exec(a->store, "UPDATE duplicates SET status = 'reviewed' WHERE id = $1", p, 1,
+                       &changed) < 0)
+        return s_store_fail(a, "update the duplicate");
+    if (changed == 0)
+        return s_fail(S_EXIT_NOT_FOUND, "no duplicate with id %ld", id);
+    printf("duplicate %ld marked reviewed\n", id);
+    return CMN_EXIT_OK;
+}
+
+/* --- registry ---------------------------------------------------------- */
+
+static int s_cmd_registry(s_admin_t *a, const char *arg)
+{
+    char ciu[S_CIU_MAX + 1];
+    size_t len = strlen(arg);
+    cmn_rows_t *rows = NULL;
+    int version = 0, code;
+
+    if (len == 0 || len > S_CIU_MAX)
+        return s_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU", arg);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)arg[i];
+        if (!isalnum(c))
+            return s_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)", arg);
+        ciu[i] = (char)toupper(c);
+    }
+    ciu[len] = '\0';
+    code = s_need_schema(a, &version);
+    if (code != 0)
+        return code;
+    cmn_param_t p[] = {P_TEXT(ciu)};
+    if (cmn_store_query(a->store, "SELECT request_count, first_ms, last_ms, (SELECT COUNT(*) "
+                                  "FROM duplicates d WHERE d.ciu = r.ciu AND d.status = 'open') "
+                                  "FROM registry r WHERE r.ciu = $1",
+                        p, 1, &rows) < 0)
+        return s_store_fail(a, "read the registry");
+    if (cmn_rows_count(rows) == 0) {
+        cmn_rows_destroy(&rows);
+        if (a->json)
+            code = s_print_json(json_pack("{s:s, s:b}", "ciu", ciu, "registered", 0));
+        else
+            printf("%s: not registered\n", ciu);
+        return code == CMN_EXIT_OK ? S_EXIT_NOT_FOUND : code;
+    }
+    char first[32], last[32];
+    long long count = (long long)cmn_rows_int(rows, 0, 0, 0);
+    long long dups = (long long)cmn_rows_int(rows, 0, 3, 0);
+    s_iso(cmn_rows_int(rows, 0, 1, 0), first);
+    s_iso(cmn_rows_int(rows, 0, 2, 0), last);
+    cmn_rows_destroy(&rows);
+    if (a->json)
+        return s_print_json(json_pack("{s:s, s:b, s:I, s:s, s:s, s:I}", "ciu", ciu, "registered",
+                                      1, "request_count", (json_int_t)count, "first", first,
+                                      "last", last, "open_duplicates", (json_int_t)dups));
+    printf("CIU:             %s\n", ciu);
+    printf("request count:   %lld\n", count);
+    printf("first requested: %s\n", first);
+    printf("last requested:  %s\n", last);
+    printf("open duplicates: %lld\n", dups);
+    return CMN_EXIT_OK;
+}
+
+/* --- dispatch ---------------------------------------------------------- */
+
+static int s_run(const s_opts_t *o)
+{
+    s_admin_t a;
+    int code;
+
+    memset(&a, 0, sizeof(a));
+    a.json = o->json;
+    if (strcmp(o->cmd, "gen-salt") == 0)
+        return o->nargs == 0 ? s_gen_salt() : s_fail(CMN_EXIT_USAGE, "gen-salt takes no argument");
+    bool migrate = strcmp(o->cmd, "migrate") == 0;
+    bool status = strcmp(o->cmd, "status") == 0;
+    bool dups = strcmp(o->cmd, "duplicates") == 0;
+    bool resolve = dups && o->nargs >= 1 && strcmp(o->args[0], "resolve") == 0;
+    bool registry = strcmp(o->cmd, "registry") == 0;
+    if (!migrate && !status && !dups && !registry)
+        return s_fail(CMN_EXIT_USAGE, "unknown command '%s' (see --help)", o->cmd);
+    if ((migrate || status) && o->nargs != 0)
+        return s_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
+    if (dups && !resolve && o->nargs != 0)
+        return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
+                                      "duplicates resolve ID");
+    if (resolve && o->nargs != 2)
+        return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates resolve ID");
+    if (registry && o->nargs != 1)
+        return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin registry [--json] CIU");
+
+    code = s_open(&a, migrate);
+    if (code == CMN_EXIT_OK) {
+        if (migrate)
+            code = s_cmd_migrate(&a);
+        else if (status)
+            code = s_cmd_status(&a);
+        else if (resolve)
+            code = s_cmd_duplicates_resolve(&a, o->args[1]);
+        else if (dups)
+            code = s_cmd_duplicates_list(&a, o->all);
+        else
+            code = s_cmd_registry(&a, o->args[0]);
+    }
+    s_close(&a);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    s_opts_t o;
+    int code = s_parse(argc, argv, &o);
+    if (code == CMN_BOOT_DONE)
+        return CMN_EXIT_OK;
+    if (code != 0)
+        return code;
+    code = s_run(&o);
+    if (fflush(stdout) != 0 && code == CMN_EXIT_OK)
+        code = s_fail(CMN_EXIT_SOFTWARE, "cannot write the output: %s", strerror(errno));
+    return code;
+}
