@@ -176,11 +176,8 @@ static int s_handle(conv_server_t *s, cmn_store_t *st, s_user_t *u, cmn_rows_t *
     const char *trace = cmn_rows_get(rows, i, 5);
     const char *lang = *have && ss->lang[0] ? ss->lang : s->d->settings.default_lang;
     int64_t now = cmn_now_ms();
-    conv_ctx_t ctx = {.texts = s->texts,
-                      .cities = s->cities,
-                      .timeout_ms = s->d->settings.session_timeout_min * 60000LL,
-                      .this_year = s_this_year(),
-                      .default_lang = s->d->settings.default_lang};
+    conv_ctx_t ctx = {s->texts, s->cities, s->d->settings.session_timeout_min * 60000LL,
+                      s_this_year()};
     conv_result_t res;
     int r = 0;
 
@@ -207,14 +204,16 @@ static int s_handle(conv_server_t *s, cmn_store_t *st, s_user_t *u, cmn_rows_t *
         break;
     }
     memset(&res, 0, sizeof(res));
-    if (*have && ss->lang[0] == '\0')
+    if (!*have) {
+        /* A new person: step NONE in the configured default language. */
+        memset(ss, 0, sizeof(*ss));
+        ss->step = CONV_STEP_NONE;
+    }
+    if (ss->lang[0] == '\0')
         s_copy(ss->lang, sizeof(ss->lang), lang);
-    r = conv_flow_step(&ctx, *have ? ss : NULL, strcmp(kind, "text") == 0, body ? body : "", now,
-                       &res);
+    r = conv_flow_step(&ctx, ss, strcmp(kind, "text") == 0, body ? body : "", now, &res);
     if (r < 0)
         return r;
-    if (!*have && res.session.lang[0] == '\0')
-        s_copy(res.session.lang, sizeof(res.session.lang), lang);
     if (*have && ss->updated_ms > 0 && ctx.timeout_ms > 0 && now - ss->updated_ms > ctx.timeout_ms)
         cmn_counter_add(s->m_expired, 1);
     if (res.send_code) {
