@@ -424,39 +424,45 @@ char *cmn_config_describe(const cmn_cfg_entry_t *table, size_t n, const void *cf
     for (size_t i = 0; i < n && r == 0; i++) {
         const cmn_cfg_entry_t *e = &table[i];
         const char *field = (const char *)cfg + e->offset;
-        if (i > 0)
-            cmn_str_append(&s, " ", 1);
-        cmn_str_printf(&s, "%s=", e->name);
+        char num[32];
+        const char *v = NULL;
+
         switch (e->type) {
-        case CMN_CFG_STR: {
-            const char *v = *(char *const *)(const void *)field;
-            if (!v || !*v)
-                break;
-            bool plain = true;
-            for (const char *p = v; *p && plain; p++)
-                if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\')
-                    plain = false;
-            if (plain) {
-                r = cmn_str_appends(&s, v);
-            } else {
-                cmn_str_append(&s, "\"", 1);
-                cmn_str_append_json(&s, v);
-                r = cmn_str_append(&s, "\"", 1);
-            }
+        case CMN_CFG_STR:
+        case CMN_CFG_SECRET:
+            v = *(char *const *)(const void *)field;
             break;
-        }
-        case CMN_CFG_SECRET: {
-            const char *v = *(char *const *)(const void *)field;
-            if (v && *v)
-                r = cmn_str_append(&s, "***", 3);
-            break;
-        }
         case CMN_CFG_INT:
-            r = cmn_str_printf(&s, "%ld", *(const long *)(const void *)field);
+            snprintf(num, sizeof(num), "%ld", *(const long *)(const void *)field);
+            v = num;
             break;
         case CMN_CFG_BOOL:
-            r = cmn_str_appends(&s, *(const bool *)(const void *)field ? "true" : "false");
+            v = *(const bool *)(const void *)field ? "true" : "false";
             break;
+        }
+        /* Only what differs from the defaults: the line stays readable. */
+        if (!v || !*v || (e->def && strcmp(v, e->def) == 0))
+            continue;
+        if (e->type == CMN_CFG_BOOL && e->def &&
+            (strcmp(e->def, "false") == 0) == (strcmp(v, "false") == 0))
+            continue;
+        if (s.len > 0)
+            cmn_str_append(&s, " ", 1);
+        cmn_str_printf(&s, "%s=", e->name);
+        if (e->type == CMN_CFG_SECRET) {
+            r = cmn_str_append(&s, "***", 3);
+            continue;
+        }
+        bool plain = true;
+        for (const char *p = v; *p && plain; p++)
+            if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\')
+                plain = false;
+        if (plain) {
+            r = cmn_str_appends(&s, v);
+        } else {
+            cmn_str_append(&s, "\"", 1);
+            cmn_str_append_json(&s, v);
+            r = cmn_str_append(&s, "\"", 1);
         }
     }
     if (r < 0) {

@@ -179,7 +179,8 @@ int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
         return CMN_EXIT_CONFIG;
     }
     char *desc = cmn_settings_describe(&d->settings);
-    log_info(S_MODULE, NULL, "starting %s %s: %s", name, CIU_VERSION, desc ? desc : "");
+    log_info(S_MODULE, NULL, "starting %s %s (settings other than defaults: %s)", name,
+             CIU_VERSION, desc && *desc ? desc : "none");
     free(desc);
     r = s_open_store(d);
     if (r != 0)
@@ -296,6 +297,10 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
                          cmn_strerror(r));
             at_start = false;
             next_scan = cmn_mono_ms() + d->settings.rescan_ms;
+            /* SQLite: move the WAL into the database file and truncate it, so
+             * page images of erased answers and numbers do not stay on disk in
+             * old WAL frames (busy readers: done on a later scan). */
+            cmn_store_checkpoint(d->store);
         }
         r = cmn_pull_wait(pull, (long)(next_scan - cmn_mono_ms()));
         if (r <= 0)

@@ -1029,6 +1029,23 @@ int cmn_store_ping(cmn_store_t *st)
     return r < 0 ? -EIO : 0;
 }
 
+int cmn_store_checkpoint(cmn_store_t *st)
+{
+    int r;
+    if (!st)
+        return -EINVAL;
+    if (st->kind != CMN_STORE_SQLITE)
+        return 0;
+    /* Copy the WAL into the database file and truncate it, so that page
+     * images of deleted rows do not stay on disk in old WAL frames. Busy
+     * (a reader holds an old snapshot) is not an error: the next call
+     * finishes the job. */
+    r = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (r == SQLITE_BUSY || r == SQLITE_LOCKED)
+        return -EBUSY;
+    return r == SQLITE_OK ? 0 : -EIO;
+}
+
 /* ------------------------------------------------------------- migrations */
 
 static const char s_sql_migrations_table[] =

@@ -584,7 +584,9 @@ int conv_flow_step(const conv_ctx_t *ctx, const conv_session_t *in, bool is_text
     cmn_strlcpy(out->session.lang, cmn_i18n_lang_code(cmn_i18n_lang_index(out->session.lang)),
                 sizeof(out->session.lang));
 
-    bool expired = valid && in->step != CONV_STEP_NONE && ctx->timeout_ms > 0 &&
+    /* An expired session is announced even when its answers were already
+     * purged by the daemon's periodic scan (then it is no longer "valid"). */
+    bool expired = in && in->step != CONV_STEP_NONE && ctx->timeout_ms > 0 &&
                    now_ms - in->updated_ms > ctx->timeout_ms;
     int step = valid ? in->step : CONV_STEP_NONE;
     m.cmd = s_command(m.folded, step);

@@ -237,11 +237,12 @@ static void test_describe_redacts(void **state)
     load_ok(&s);
     char *d = cmn_settings_describe(&s);
     assert_non_null(d);
-    assert_non_null(strstr(d, "UIC_SALT=*** "));
-    assert_non_null(strstr(d, "TWILIO_AUTH_TOKEN=*** "));
-    assert_non_null(strstr(d, "TWILIO_ACCOUNT_SID=AC123 "));
-    assert_non_null(strstr(d, " META_APP_SECRET= "));
-    assert_non_null(strstr(d, "CIU_DATA_DIR=./data "));
+    assert_non_null(strstr(d, "UIC_SALT=***"));
+    assert_non_null(strstr(d, "TWILIO_AUTH_TOKEN=***"));
+    assert_non_null(strstr(d, "TWILIO_ACCOUNT_SID=AC123"));
+    /* unset and default settings are left out of the line */
+    assert_null(strstr(d, "META_APP_SECRET"));
+    assert_null(strstr(d, "CIU_DATA_DIR"));
     assert_null(strstr(d, "twilio-secret"));
     assert_null(strstr(d, "-salt"));
     assert_null(strchr(d, '\n'));

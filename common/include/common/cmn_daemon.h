@@ -12,6 +12,8 @@
  * to on_batch; every CIU_RESCAN_MS (and once at start) on_rescan picks up
  * rows left unfinished by a crash or a lost message. A failed batch (store
  * unavailable) marks the daemon unhealthy and is retried by the next scan.
+ * Each scan also checkpoints a SQLite WAL (cmn_store_checkpoint) so erased
+ * data does not linger on disk.
  *
  * Exit codes follow sysexits.h so a supervisor can tell a configuration
  * error (do not restart in a loop) from a transient one.

@@ -59,6 +59,11 @@ int cmn_store_schema_version(cmn_store_t *st, int *ret_version);
 /* Cheap round trip; reconnects PostgreSQL if the connection dropped. 0 or -EIO. */
 int cmn_store_ping(cmn_store_t *st);
 
+/* SQLite: checkpoint the WAL into the database file and truncate it (so
+ * deleted data does not linger in old WAL frames). 0, -EBUSY (readers
+ * active: try again later), -EIO. PostgreSQL: no-op. */
+int cmn_store_checkpoint(cmn_store_t *st);
+
 int cmn_store_begin(cmn_store_t *st); /* write transaction */
 int cmn_store_commit(cmn_store_t *st);
 int cmn_store_rollback(cmn_store_t *st); /* safe to call without a transaction */
