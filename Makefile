@@ -37,12 +37,16 @@ build: deps $(BUILD)/Makefile
 run: build
 	@CIU_SIMULATOR=$${CIU_SIMULATOR:-true} $(BUILD)/tools/ciu-run
 
+# Two builds: ASan+UBSan (every test runs against it) and the plain one
+# (valgrind runs its unit tests and a whole stack).
 test: deps
-	cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
-	cmake --build $(BUILD_TEST) -j $(JOBS)
+	./tools/lint
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
-	cd $(BUILD_TEST) && CIU_PLAIN_BUILD=$(CURDIR)/$(BUILD) ctest --output-on-failure -j 2 --timeout 600
+	cmake -S . -B $(BUILD_TEST) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON \
+		-DCIU_PLAIN_BUILD=$(CURDIR)/$(BUILD)
+	cmake --build $(BUILD_TEST) -j $(JOBS)
+	cd $(BUILD_TEST) && ctest --output-on-failure -j 2 --timeout 900
 
 bench: build
 	./bench/run

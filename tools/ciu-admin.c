@@ -322,20 +322,20 @@ static int s_cmd_status(s_admin_t *a)
         return s_store_fail(a, "count DHIS2 sync rows");
 
     if (!a->json) {
-        printf("store:          %s\n",
+        printf("%-22s%s\n", "store:",
                cmn_store_kind(a->store) == CMN_STORE_POSTGRES ? "postgresql" : "sqlite");
-        printf("schema version: %d\n", version);
+        printf("%-22s%d\n", "schema version:", version);
         for (size_t i = 0; i < n; i++) {
             char label[48];
             snprintf(label, sizeof(label), "%s %s:", counts[i].group, counts[i].name);
-            printf("%-16s%lld\n", label, (long long)counts[i].value);
+            printf("%-22s%lld\n", label, (long long)counts[i].value);
         }
         if (cmn_rows_count(sync) == 0)
-            printf("%-16s%s\n", "dhis2_sync:", "(empty)");
+            printf("%-22s%s\n", "dhis2_sync:", "(empty)");
         for (int i = 0; i < cmn_rows_count(sync); i++) {
             char label[64];
             snprintf(label, sizeof(label), "dhis2_sync %s:", cmn_rows_get(sync, i, 0));
-            printf("%-16s%lld\n", label, (long long)cmn_rows_int(sync, i, 1, 0));
+            printf("%-22s%lld\n", label, (long long)cmn_rows_int(sync, i, 1, 0));
         }
         cmn_rows_destroy(&sync);
         return CMN_EXIT_OK;

@@ -47,6 +47,11 @@ def scenario(stack):
           "dhis2 sync not recorded as pending:\n" + dump)
 
 
+VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite"]
+
 if __name__ == "__main__":
     backend = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
-    sys.exit(run(scenario, "e2e", backend))
+    under_valgrind = len(sys.argv) > 2 and sys.argv[2] == "valgrind"
+    sys.exit(run(scenario, "e2e-valgrind" if under_valgrind else "e2e", backend,
+                 wrapper=VALGRIND if under_valgrind else None))

@@ -385,18 +385,20 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ciu-tools-")
     r = Run(os.path.abspath(build), tmp)
     ok = False
+    why = None
     try:
         run(r)
         ok = True
     except TestFailure as e:
-        print("FAIL: %s" % e, file=sys.stderr)
+        why = str(e)
     except Exception:  # any crash of the test is a failure too
-        traceback.print_exc()
+        why = traceback.format_exc()
     finally:
         r.stop_all()
         if not ok:
             r.dump_logs()
             print("test folder kept: %s" % tmp, file=sys.stderr)
+            print("FAIL: %s" % why, file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     if ok:

@@ -43,7 +43,7 @@ typedef struct {
     char *ep_engine;         /* CIU_ENGINE_ENDPOINTS */
     char *ep_dhis2;          /* CIU_DHIS2_ENDPOINTS */
     char *ep_sender;         /* CIU_SENDER_ENDPOINTS */
-    char *bind;              /* CIU_BIND: this replica's PULL endpoint (default: first of its list) */
+    char *bind;              /* CIU_BIND: this replica's PULL (default: first of its list) */
     char *ev_ingress;        /* CIU_INGRESS_EVENTS */
     char *ev_conversation;   /* CIU_CONVERSATION_EVENTS */
     char *ev_engine;         /* CIU_ENGINE_EVENTS */
