@@ -54,8 +54,9 @@ static void s_tmp_init(s_tmp_t *tmp)
 static void s_tmp_write(s_tmp_t *tmp, const char *name, const char *content)
 {
     assert_true(tmp->nfiles < 8);
-    char *path = tmp->files[tmp->nfiles++];
-    snprintf(path, 128, "%s/%s", tmp->dir, name);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", tmp->dir, name);
+    cmn_strlcpy(tmp->files[tmp->nfiles++], path, sizeof(tmp->files[0]));
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(content, fp);
