@@ -1,4 +1,5 @@
 /* ciu_engine: registry, duplicates, replies, QR media, DHIS2 queue. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -285,6 +286,8 @@ static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t row, int64_t now)
     if (r == 0)
         r = cmn_store_exec(st, "DELETE FROM ciu_requests WHERE id = $1", q, 1, NULL);
     if (r == 0) {
+        /* 7 = CONV_STEP_WAIT_CIU (conversation/src/conv_flow.h): a session that
+         * moved on (RECOMMENCER while waiting) is left alone. */
         cmn_param_t sp[] = {P_TEXT(dn.user), P_INT(7)};
         r = cmn_store_exec(st, "DELETE FROM sessions WHERE user_key = $1 AND step = $2", sp, 2,
                            NULL);
@@ -326,8 +329,8 @@ static void s_announce(ciu_engine_t *e)
         if (dn->ciu[0] == '\0')
             continue;
         if (dn->queued_sync) {
+            /* Sharded by CIU (no user): the bridge's scan divides rows the same way. */
             cmn_msg_init(&m, CMN_MSG_DHIS2_SYNC, dn->trace);
-            cmn_strlcpy(m.user, dn->user, sizeof(m.user));
             cmn_strlcpy(m.ciu, dn->ciu, sizeof(m.ciu));
             m.row = dn->sync_row;
             cmn_push_send(e->to_dhis2, &m);
@@ -382,20 +385,28 @@ static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
     return r;
 }
 
-/* Delete expired QR media (rows and files). */
+/* Delete expired QR media: the rows, and every file older than the TTL (a
+ * file written by a transaction that was rolled back has no row). */
 static int s_purge_media(ciu_engine_t *e)
 {
-    cmn_param_t p[] = {P_INT(cmn_now_ms())};
-    cmn_rows_t *rows = NULL;
-    int r = cmn_store_query(e->d->store, "SELECT path FROM media WHERE expires_ms <= $1", p, 1,
-                            &rows);
-    if (r < 0)
+    int64_t now = cmn_now_ms();
+    cmn_param_t p[] = {P_INT(now)};
+    DIR *dir = opendir(e->media_dir);
+    int r = cmn_store_exec(e->d->store, "DELETE FROM media WHERE expires_ms <= $1", p, 1, NULL);
+
+    if (dir == NULL)
         return r;
-    for (int i = 0; i < cmn_rows_count(rows); i++)
-        unlink(cmn_rows_get(rows, i, 0));
-    if (cmn_rows_count(rows) > 0)
-        r = cmn_store_exec(e->d->store, "DELETE FROM media WHERE expires_ms <= $1", p, 1, NULL);
-    cmn_rows_destroy(&rows);
+    for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+        char path[4400];
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", e->media_dir, de->d_name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (int64_t)st.st_mtime * 1000 + e->d->settings.media_ttl_s * 1000 <= now)
+            unlink(path);
+    }
+    closedir(dir);
     return r;
 }
 
@@ -471,10 +482,10 @@ ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
                   strerror(errno));
         goto fail;
     }
-    e->m_issued = cmn_metrics_counter(d->metrics, "ciu_issued_total", NULL, "New CIUs issued");
-    e->m_existing = cmn_metrics_counter(d->metrics, "ciu_existing_total", NULL,
+    e->m_issued = cmn_metrics_counter(d->metrics, "issued_total", NULL, "New CIUs issued");
+    e->m_existing = cmn_metrics_counter(d->metrics, "existing_total", NULL,
                                         "CIUs requested again with the same answers");
-    e->m_duplicates = cmn_metrics_counter(d->metrics, "ciu_duplicates_total", NULL,
+    e->m_duplicates = cmn_metrics_counter(d->metrics, "duplicates_total", NULL,
                                           "Potential duplicates recorded");
     e->m_qr = cmn_metrics_counter(d->metrics, "qr_codes_total", NULL, "QR images generated");
     cmn_str_free(&err);

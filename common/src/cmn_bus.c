@@ -178,7 +178,8 @@ size_t cmn_push_replicas(const cmn_push_t *p) { return p->n; }
 int cmn_push_send(cmn_push_t *p, const cmn_msg_t *m)
 {
     cmn_str_t buf = CMN_STR_INIT(CMN_MSG_MAX_BYTES);
-    void *s = p->socks[cmn_bus_shard(m->user, p->n)];
+    /* Per-person work is sharded by the person; work about a CIU by the CIU. */
+    void *s = p->socks[cmn_bus_shard(m->user[0] ? m->user : m->ciu, p->n)];
     int r = cmn_msg_encode(m, &buf);
 
     if (r == 0 && zmq_send(s, buf.buf, buf.len, ZMQ_DONTWAIT) < 0)

@@ -444,7 +444,7 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
     }
     s->m_messages = cmn_metrics_counter(d->metrics, "conversation_messages_total", NULL,
                                         "Messages handled by the conversation");
-    s->m_requests = cmn_metrics_counter(d->metrics, "ciu_requests_total", NULL,
+    s->m_requests = cmn_metrics_counter(d->metrics, "requests_total", NULL,
                                         "Confirmed answers sent to the CIU engine");
     s->m_flood = cmn_metrics_counter(d->metrics, "flood_limited_total", NULL,
                                      "Messages warned or ignored by flood protection");

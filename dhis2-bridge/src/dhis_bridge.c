@@ -17,6 +17,8 @@ struct dhis_bridge {
     const int64_t *rows;
     size_t nrows;
     int64_t *accepted;
+    char (*accepted_ciu)[16];
+    char (*accepted_trace)[CMN_ID_LEN];
     size_t naccepted;
     cmn_counter_t *m_pending;
 };
@@ -28,14 +30,18 @@ static int s_tx_accept(void *arg, cmn_store_t *st)
     b->naccepted = 0;
     for (size_t i = 0; i < b->nrows; i++) {
         cmn_param_t p[] = {P_INT(now), P_INT(b->rows[i])};
-        int64_t changed = 0;
-        int r = cmn_store_exec(st, "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1 "
-                                   "WHERE id = $2 AND status = 'queued'",
-                               p, 2, &changed);
+        cmn_rows_t *rows = NULL;
+        int r = cmn_store_query(st, "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1 "
+                                    "WHERE id = $2 AND status = 'queued' RETURNING ciu, trace",
+                                p, 2, &rows);
         if (r < 0)
             return r;
-        if (changed == 1)
+        if (cmn_rows_count(rows) == 1) {
+            cmn_strlcpy(b->accepted_ciu[b->naccepted], cmn_rows_get(rows, 0, 0), 16);
+            cmn_strlcpy(b->accepted_trace[b->naccepted], cmn_rows_get(rows, 0, 1), CMN_ID_LEN);
             b->accepted[b->naccepted++] = b->rows[i];
+        }
+        cmn_rows_destroy(&rows);
     }
     return 0;
 }
@@ -50,7 +56,8 @@ static int s_process(dhis_bridge_t *b, const int64_t *rows, size_t n)
         return r;
     for (size_t i = 0; i < b->naccepted; i++) {
         cmn_msg_t ev;
-        cmn_msg_init(&ev, CMN_EV_DHIS2_QUEUED, NULL);
+        cmn_msg_init(&ev, CMN_EV_DHIS2_PENDING, b->accepted_trace[i]);
+        cmn_strlcpy(ev.ciu, b->accepted_ciu[i], sizeof(ev.ciu));
         ev.row = b->accepted[i];
         cmn_pub_send(b->pub, &ev);
         cmn_counter_add(b->m_pending, 1);
@@ -112,11 +119,12 @@ dhis_bridge_t *dhis_bridge_new(cmn_daemon_t *d)
     if (b == NULL)
         return NULL;
     b->d = d;
-    b->accepted = calloc((size_t)d->settings.batch_max > S_SCAN_LIMIT
-                             ? (size_t)d->settings.batch_max
-                             : S_SCAN_LIMIT,
-                         sizeof(*b->accepted));
-    if (b->accepted == NULL)
+    size_t cap = (size_t)d->settings.batch_max > S_SCAN_LIMIT ? (size_t)d->settings.batch_max
+                                                                 : S_SCAN_LIMIT;
+    b->accepted = calloc(cap, sizeof(*b->accepted));
+    b->accepted_ciu = calloc(cap, sizeof(*b->accepted_ciu));
+    b->accepted_trace = calloc(cap, sizeof(*b->accepted_trace));
+    if (b->accepted == NULL || b->accepted_ciu == NULL || b->accepted_trace == NULL)
         goto fail;
     b->pull = cmn_daemon_pull(d, d->settings.ep_dhis2, &b->shard, &b->shards);
     if (b->pull == NULL)
@@ -150,6 +158,8 @@ void dhis_bridge_destroy(dhis_bridge_t **p)
     cmn_pub_destroy(&b->pub);
     cmn_pull_destroy(&b->pull);
     free(b->accepted);
+    free(b->accepted_ciu);
+    free(b->accepted_trace);
     free(b);
     *p = NULL;
 }

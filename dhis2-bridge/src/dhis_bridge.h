@@ -3,7 +3,7 @@
  * The CIU engine queues one dhis2_sync row per new CIU (status "queued")
  * in the transaction that issues it, then wakes the bridge. The bridge
  * accepts each row (status "pending", awaiting the DHIS2 Tracker calls)
- * and publishes dhis2.queued. Rows are picked up again at start and by
+ * and publishes dhis2.pending. Rows are picked up again at start and by
  * the periodic scan, so nothing queued is ever lost.
  */
 #ifndef DHIS_BRIDGE_H

@@ -115,6 +115,8 @@ static int s_process(snd_sender_t *s)
         cmn_msg_init(&ev, x->failed ? CMN_EV_MESSAGE_FAILED : CMN_EV_MESSAGE_SENT, x->trace);
         cmn_strlcpy(ev.user, x->user, sizeof(ev.user));
         cmn_strlcpy(ev.channel, x->channel, sizeof(ev.channel));
+        if (x->failed)
+            cmn_strlcpy(ev.detail, "channel_unavailable", sizeof(ev.detail));
         ev.row = x->row;
         cmn_pub_send(s->pub, &ev);
         cmn_counter_add(x->failed ? s->m_failed : s->m_sent, 1);

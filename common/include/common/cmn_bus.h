@@ -29,7 +29,8 @@ void cmn_bus_destroy(cmn_bus_t **p); /* closes sockets still open, linger 0 */
 /* endpoints: comma-separated list, one per replica. NULL on error (errno). */
 cmn_push_t *cmn_push_new(cmn_bus_t *bus, const char *endpoints);
 void cmn_push_destroy(cmn_push_t **p);
-/* Send to replica shard(m->user). 0, -EAGAIN (queue full: dropped), -EIO. */
+/* Send to replica shard(m->user), or shard(m->ciu) when user is empty.
+ * 0, -EAGAIN (queue full: dropped), -EIO. */
 int cmn_push_send(cmn_push_t *p, const cmn_msg_t *m);
 size_t cmn_push_replicas(const cmn_push_t *p);
 /* The replica index of a key among n (FNV-1a). Same on every daemon. */

@@ -37,7 +37,7 @@
 #define CMN_EV_DUPLICATE "ciu.duplicate"
 #define CMN_EV_MESSAGE_SENT "message.sent"
 #define CMN_EV_MESSAGE_FAILED "message.failed"
-#define CMN_EV_DHIS2_QUEUED "dhis2.queued"
+#define CMN_EV_DHIS2_PENDING "dhis2.pending" /* bridge accepted an enrolment */
 
 typedef struct {
     int v;
