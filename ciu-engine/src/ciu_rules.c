@@ -166,6 +166,28 @@ static ciu_err_t s_map_err(utf8proc_ssize_t r)
     return CIU_ERR_INVALID;
 }
 
+/* Phone keyboards type an apostrophe as the spacing acute accent (U+00B4)
+ * or a backtick. Compatibility decomposition would turn U+00B4 into a space
+ * (splitting "N´Djili" in two words), so both become "'" first. The result
+ * is never longer than the input. Caller frees. */
+static char *s_apostrophes(const char *text)
+{
+    size_t n = strlen(text), j = 0;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)text[i] == 0xC2 && (unsigned char)text[i + 1] == 0xB4) {
+            out[j++] = '\'';
+            i++;
+        } else {
+            out[j++] = text[i] == '`' ? '\'' : text[i];
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
 /* ciu_fold, also telling whether the text had anything but whitespace and
  * invisible format characters (*ret_content, written on CIU_OK). */
 static ciu_err_t s_fold(const char *text, char **ret_folded, bool *ret_content)
@@ -173,8 +195,12 @@ static ciu_err_t s_fold(const char *text, char **ret_folded, bool *ret_content)
     utf8proc_uint8_t *mapped = NULL;
     char *out = NULL;
     ciu_err_t err;
+    char *clean = s_apostrophes(text);
 
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)text, 0, &mapped, S_FOLD_OPTIONS);
+    if (!clean)
+        return CIU_ERR_NOMEM;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)clean, 0, &mapped, S_FOLD_OPTIONS);
+    free(clean);
     if (n < 0)
         return s_map_err(n);
 

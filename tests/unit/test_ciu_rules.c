@@ -125,6 +125,8 @@ static const s_row_t s_rows[] = {
     /* apostrophes of three kinds are ignored inside a word */
     OK("N'Djili", "Ibrahima", "1997", "DA", "1", "NDJIBR7DA1"),
     OK("N\u2019Djili", "Ibrahima", "1997", "DA", "1", "NDJIBR7DA1"),
+    OK("N\u00b4Djili", "Ibrahima", "1997", "DA", "1", "NDJIBR7DA1"), /* acute as apostrophe */
+    OK("N`Djili", "Ibrahima", "1997", "DA", "1", "NDJIBR7DA1"),
     OK("N\u02bcDjili", "Ibrahima", "1997", "DA", "1", "NDJIBR7DA1"),
     OK("'Abdou", "O'Neil", "1997", "DA", "1", "ABDONE7DA1"),
     /* hyphens and dashes end the word */
