@@ -116,10 +116,13 @@ start() {
         wait_ready
     else
         base=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000))
+        prev=$(port_of)
         n=0
         started=
         while [ $n -lt 50 ]; do
             port=$((base + n))
+            # A server started again keeps its port, so its URLs stay valid.
+            [ $n -eq 0 ] && [ -n "$prev" ] && port=$prev && base=$((base - 1))
             n=$((n + 1))
             port_free "$port" 2>/dev/null || continue
             printf 'port = %s\n' "$port" | as_user tee "$data/postgresql.auto.conf" >/dev/null

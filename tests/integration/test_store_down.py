@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""PostgreSQL goes away and comes back: ingress answers 503 (never a 202 for
+a message it could not store) and /health says so; once the server is back
+the daemons reconnect by themselves and the conversation goes on."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import stack as harness  # noqa: E402
+from stack import Person, check, run  # noqa: E402
+
+PG = os.path.join(harness.SOURCE_DIR, "tests/harness/pg.sh")
+
+
+def main():
+    pg_dir = tempfile.mkdtemp(prefix="ciu-pgdown-")
+    os.chmod(pg_dir, 0o755)
+    subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
+    url = subprocess.run([PG, "newdb", pg_dir, "ciu_down"], check=True, capture_output=True,
+                         text=True).stdout.strip().splitlines()[-1]
+
+    def scenario(stack):
+        p = Person(stack, "+243810000999")
+        p.say("Bonjour", "Question 1 sur 5")
+        subprocess.run([PG, "stop", pg_dir], check=True, capture_output=True)
+        status, body = stack.request("GET", "/health")
+        check(status == 503 and json.loads(body)["store"] is False,
+              "health with the store down: %s %s" % (status, body))
+        status, body = stack.request("POST", "/sim/messages",
+                                     {"from": "+243810000999", "text": "Mbengue"})
+        check(status == 503, "a message that cannot be stored must not get 202: %s" % status)
+        subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            status, _ = stack.request("GET", "/health")
+            if status == 200:
+                break
+            time.sleep(0.2)
+        check(status == 200, "health did not recover after the store came back")
+        p.say("Mbengue", "Question 2 sur 5", timeout=30)
+        p.say("Ibrahima", "Question 3 sur 5", timeout=30)
+
+    try:
+        return run(scenario, "store-down", "postgres-own", env={"DATABASE_URL": url})
+    finally:
+        subprocess.run([PG, "stop", pg_dir], capture_output=True)
+        subprocess.run(["rm", "-rf", pg_dir])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
