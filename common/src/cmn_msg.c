@@ -208,6 +208,83 @@ static int s_decode_map(const msgpack_object *root, cmn_msg_t *m)
     return 0;
 }
 
+/* Big-endian unsigned of n bytes at p. */
+static uint64_t s_be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Check the msgpack framing before msgpack-c sees it: exactly one object
+ * filling the buffer, and no array or map announcing more elements than
+ * bytes left (msgpack-c allocates the announced count up front, so a 5-byte
+ * map32 header would ask for 64 GiB). Every pending element needs >= 1 byte. */
+static bool s_framing_ok(const unsigned char *p, size_t len)
+{
+    size_t off = 0;
+    uint64_t pending = 1;
+
+    while (pending > 0) {
+        if (off >= len)
+            return false;
+        unsigned c = p[off];
+        size_t head = 1;     /* bytes of the header */
+        size_t lenbytes = 0; /* bytes of a length field after the tag */
+        uint64_t body = 0;   /* payload bytes */
+        uint64_t children = 0;
+
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (c <= 0x8f) {
+            children = 2 * (uint64_t)(c & 0x0f);
+        } else if (c <= 0x9f) {
+            children = c & 0x0f;
+        } else if (c <= 0xbf) {
+            body = c & 0x1f;
+        } else if (c >= 0xc4 && c <= 0xc6) { /* bin 8/16/32 */
+            lenbytes = (size_t)1 << (c - 0xc4);
+        } else if (c >= 0xc7 && c <= 0xc9) { /* ext 8/16/32: length, then a type byte */
+            lenbytes = (size_t)1 << (c - 0xc7);
+            body = 1;
+        } else if (c == 0xca || c == 0xcb) {
+            body = c == 0xca ? 4 : 8;
+        } else if (c >= 0xcc && c <= 0xd3) { /* uint/int 8..64 */
+            body = (uint64_t)1 << ((c - 0xcc) % 4);
+        } else if (c >= 0xd4 && c <= 0xd8) { /* fixext 1..16 + type byte */
+            body = ((uint64_t)1 << (c - 0xd4)) + 1;
+        } else if (c >= 0xd9 && c <= 0xdb) { /* str 8/16/32 */
+            lenbytes = (size_t)1 << (c - 0xd9);
+        } else if (c == 0xdc || c == 0xdd) {
+            lenbytes = c == 0xdc ? 2 : 4;
+        } else if (c == 0xde || c == 0xdf) {
+            lenbytes = c == 0xde ? 2 : 4;
+        } else {
+            return false; /* 0xc1: never used */
+        }
+        if (lenbytes) {
+            if (len - off - head < lenbytes)
+                return false;
+            uint64_t n = s_be(p + off + head, lenbytes);
+            head += lenbytes;
+            if (c >= 0xdc && c <= 0xdd)
+                children = n;
+            else if (c >= 0xde)
+                children = 2 * n;
+            else
+                body += n;
+        }
+        if (len - off < head || len - off - head < body)
+            return false;
+        off += head + (size_t)body;
+        pending = pending - 1 + children;
+        if (pending > len - off)
+            return false;
+    }
+    return off == len;
+}
+
 int cmn_msg_decode(const void *data, size_t len, cmn_msg_t *ret)
 {
     msgpack_unpacked up;
@@ -215,7 +292,7 @@ int cmn_msg_decode(const void *data, size_t len, cmn_msg_t *ret)
     cmn_msg_t m;
     int r;
 
-    if (data == NULL || len == 0 || len > CMN_MSG_MAX_BYTES)
+    if (data == NULL || len == 0 || len > CMN_MSG_MAX_BYTES || !s_framing_ok(data, len))
         return -EPROTO;
     memset(&m, 0, sizeof(m));
     msgpack_unpacked_init(&up);

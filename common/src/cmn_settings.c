@@ -59,7 +59,8 @@ static const cmn_cfg_entry_t s_table[] = {
     INT("CIU_FLOOD_BLOCK_SECONDS", "300", 1, 86400, flood_block_s,
         "seconds a flooding person is ignored"),
     /* HTTP */
-    STR("CIU_HTTP_ADDR", NULL, "127.0.0.1", http_addr, "address ciu-ingress listens on"),
+    STR("CIU_HTTP_ADDR", NULL, "127.0.0.1", http_addr,
+        "address of ciu-ingress and of every health/metrics port"),
     INT("CIU_HTTP_PORT", "8000", 0, 65535, http_port,
         "port ciu-ingress listens on (0: any free port)"),
     STR("CIU_PUBLIC_URL", NULL, "", public_url,
