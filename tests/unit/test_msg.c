@@ -603,6 +603,85 @@ static void test_unknown_keys_ignored(void **state)
     s_pack_free(&p);
 }
 
+/* Every msgpack kind is accepted as the value of an ignored key (the
+ * framing check in the decoder must know them all). */
+static void test_unknown_keys_every_kind(void **state)
+{
+    (void)state;
+    cmn_msg_t m;
+    s_pack_t p;
+    char blob[300];
+    memset(blob, 'b', sizeof(blob));
+
+    s_pack_base(&p, S_OK, 24);
+    s_key(&p, "nil"), msgpack_pack_nil(&p.pk);
+    s_key(&p, "t"), msgpack_pack_true(&p.pk);
+    s_key(&p, "f"), msgpack_pack_false(&p.pk);
+    s_key(&p, "u8"), msgpack_pack_uint8(&p.pk, 200);
+    s_key(&p, "u16"), msgpack_pack_uint16(&p.pk, 60000);
+    s_key(&p, "u32"), msgpack_pack_uint32(&p.pk, 4000000000u);
+    s_key(&p, "u64"), msgpack_pack_uint64(&p.pk, UINT64_MAX);
+    s_key(&p, "i8"), msgpack_pack_int8(&p.pk, -100);
+    s_key(&p, "i16"), msgpack_pack_int16(&p.pk, -30000);
+    s_key(&p, "i32"), msgpack_pack_int32(&p.pk, INT32_MIN);
+    s_key(&p, "i64"), msgpack_pack_int64(&p.pk, INT64_MIN);
+    s_key(&p, "fl"), msgpack_pack_float(&p.pk, 1.5f);
+    s_key(&p, "db"), msgpack_pack_double(&p.pk, 2.5);
+    s_key(&p, "s8"), s_strn(&p, blob, 200);
+    s_key(&p, "s16"), s_strn(&p, blob, 300);
+    s_key(&p, "bin"), msgpack_pack_bin(&p.pk, 300), msgpack_pack_bin_body(&p.pk, blob, 300);
+    s_key(&p, "ext1"), msgpack_pack_ext(&p.pk, 1, 5), msgpack_pack_ext_body(&p.pk, blob, 1);
+    s_key(&p, "ext16"), msgpack_pack_ext(&p.pk, 16, 5), msgpack_pack_ext_body(&p.pk, blob, 16);
+    s_key(&p, "ext8"), msgpack_pack_ext(&p.pk, 3, 5), msgpack_pack_ext_body(&p.pk, blob, 3);
+    s_key(&p, "ext16b"), msgpack_pack_ext(&p.pk, 300, 5),
+        msgpack_pack_ext_body(&p.pk, blob, 300);
+    s_key(&p, "arr"), msgpack_pack_array(&p.pk, 20);
+    for (int i = 0; i < 20; i++)
+        msgpack_pack_int(&p.pk, i);
+    s_key(&p, "emptyarr"), msgpack_pack_array(&p.pk, 0);
+    s_key(&p, "emptymap"), msgpack_pack_map(&p.pk, 0);
+    s_key(&p, "deep"), msgpack_pack_array(&p.pk, 1), msgpack_pack_map(&p.pk, 1),
+        s_kv_str(&p, "x", "y");
+    assert_int_equal(s_decode_sb(&p, &m), 0);
+    s_pack_free(&p);
+}
+
+/* Regression: a container header announcing billions of elements in a few
+ * bytes made msgpack-c allocate them up front (64 GiB for a 5-byte map32,
+ * an ASan out-of-memory abort); now rejected before unpacking. */
+static void test_regression_huge_container_header(void **state)
+{
+    (void)state;
+    cmn_msg_t m;
+    static const unsigned char map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    static const unsigned char array32[] = {0xdd, 0x10, 0x00, 0x00, 0x00, 0x01};
+    static const unsigned char map16[] = {0xde, 0xff, 0xff, 0x00};
+    static const unsigned char str32[] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a'};
+    static const unsigned char bin32[] = {0xc6, 0x7f, 0xff, 0xff, 0xff, 'a'};
+    static const unsigned char ext32[] = {0xc9, 0x7f, 0xff, 0xff, 0xff, 1, 'a'};
+    static const unsigned char cut[] = {0xcf, 0x00, 0x01}; /* uint64 cut short */
+    assert_int_equal(cmn_msg_decode(map32, sizeof(map32), &m), -EPROTO);
+    assert_int_equal(cmn_msg_decode(array32, sizeof(array32), &m), -EPROTO);
+    assert_int_equal(cmn_msg_decode(map16, sizeof(map16), &m), -EPROTO);
+    assert_int_equal(cmn_msg_decode(str32, sizeof(str32), &m), -EPROTO);
+    assert_int_equal(cmn_msg_decode(bin32, sizeof(bin32), &m), -EPROTO);
+    assert_int_equal(cmn_msg_decode(ext32, sizeof(ext32), &m), -EPROTO);
+    assert_int_equal(cmn_msg_decode(cut, sizeof(cut), &m), -EPROTO);
+
+    /* The same inside a valid message, under an ignored key. */
+    s_pack_t p;
+    s_pack_base(&p, S_OK, 1);
+    s_key(&p, "junk");
+    msgpack_pack_array(&p.pk, 0xffffffffu);
+    assert_int_equal(s_decode_sb(&p, &m), -EPROTO);
+    s_pack_free(&p);
+    s_pack_base(&p, S_OK, 1);
+    s_key(&p, "junk");
+    msgpack_pack_map(&p.pk, 0x7fffffffu);
+    assert_int_equal(s_decode_sb(&p, &m), -EPROTO);
+    s_pack_free(&p);
+}
+
 /* xorshift64*: deterministic, so a failure is reproducible. */
 static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
 static uint64_t s_rand(void)
@@ -712,6 +791,8 @@ int main(void)
         cmocka_unit_test(test_reject_unknown_type_and_version),
         cmocka_unit_test(test_reject_oversized),
         cmocka_unit_test(test_unknown_keys_ignored),
+        cmocka_unit_test(test_unknown_keys_every_kind),
+        cmocka_unit_test(test_regression_huge_container_header),
         cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
