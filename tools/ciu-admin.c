@@ -152,24 +152,6 @@ static int s_gen_salt(void)
     return CMN_EXIT_OK;
 }
 
-static int s_mkdirs(const char *path)
-{
-    char buf[4096];
-    if (cmn_strlcpy(buf, path, sizeof(buf)) < 0)
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 /* Load the settings and open the store. `create`: make the SQLite folder
  * (migrate); otherwise a missing SQLite file is "unavailable", not created. */
 static int s_open(s_admin_t *a, bool create)
@@ -189,7 +171,7 @@ static int s_open(s_admin_t *a, bool create)
         return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
     bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
     if (sqlite && create) {
-        r = s_mkdirs(a->settings.data_dir);
+        r = cmn_settings_make_data_dir(&a->settings);
         if (r < 0) {
             code = s_fail(CMN_EXIT_CONFIG, "CIU_DATA_DIR: cannot create '%s': %s",
                           a->settings.data_dir, strerror(-r));

@@ -80,25 +80,6 @@ static int s_parse_args(cmn_daemon_t *d, int argc, char **argv)
     return 0;
 }
 
-/* mkdir -p for the data folder (a single level is enough for ./data). */
-static int s_mkdirs(const char *path)
-{
-    char buf[4096];
-    if (cmn_strlcpy(buf, path, sizeof(buf)) < 0)
-        return -ENAMETOOLONG;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 static int s_open_store(cmn_daemon_t *d)
 {
     char err[512] = "";
@@ -171,7 +152,7 @@ int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
     cmn_log_init(name, level, d->settings.log_json);
     if (s_signals() < 0)
         return CMN_EXIT_SOFTWARE;
-    r = s_mkdirs(d->settings.data_dir);
+    r = cmn_settings_make_data_dir(&d->settings);
     if (r < 0) {
         log_error(S_MODULE, NULL, "CIU_DATA_DIR: cannot create '%s': %s", d->settings.data_dir,
                   cmn_strerror(r));

@@ -296,6 +296,11 @@ static int s_mkdir_p(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+int cmn_settings_make_data_dir(const cmn_settings_t *s)
+{
+    return s_mkdir_p(s->data_dir);
+}
+
 /* Read the salt file. 0, -ENOENT, or -errno. */
 static int s_salt_read(const char *path, unsigned char **ret, size_t *ret_len)
 {

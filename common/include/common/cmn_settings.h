@@ -77,6 +77,8 @@ char *cmn_settings_describe(const cmn_settings_t *s);
  * line, caller frees), or -ENOENT for a name not in the table. */
 int cmn_settings_require(const cmn_settings_t *s, const char *name, const char *why,
                          char **ret_err);
+/* Create CIU_DATA_DIR (and its parents, mode 0750) if missing. 0 or -errno. */
+int cmn_settings_make_data_dir(const cmn_settings_t *s);
 /* "sqlite" path or the PostgreSQL URL the store should open. Caller frees. */
 char *cmn_settings_store_url(const cmn_settings_t *s);
 
