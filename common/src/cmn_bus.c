@@ -113,7 +113,7 @@ static int s_each_endpoint(const char *list, int (*fn)(void *arg, const char *ep
 
 size_t cmn_bus_shard(const char *key, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL;
     if (n <= 1 || key == NULL)
         return 0;
     for (const unsigned char *c = (const unsigned char *)key; *c; c++) {

@@ -287,7 +287,10 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
              * old WAL frames (busy readers: done on a later scan). */
             cmn_store_checkpoint(d->store);
         }
-        r = cmn_pull_wait(pull, (long)(next_scan - cmn_mono_ms()));
+        /* Clamp: the scan may already be due (time passed since `now`), and a
+         * negative timeout would make zmq_poll wait forever. */
+        int64_t wait_ms = next_scan - cmn_mono_ms();
+        r = cmn_pull_wait(pull, wait_ms > 0 ? (long)wait_ms : 0);
         if (r <= 0)
             continue;
         while (n < max) {

@@ -157,7 +157,7 @@ static bool s_key_is(const msgpack_object *k, const char *name)
 static int s_decode_map(const msgpack_object *root, cmn_msg_t *m)
 {
     unsigned seen = 0;
-    int64_t iv;
+    int64_t iv = 0; /* read into m->v even when s_get_int fails */
     int r = 0;
 
     if (root->type != MSGPACK_OBJECT_MAP || root->via.map.size > 32)

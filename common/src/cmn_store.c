@@ -95,7 +95,7 @@ static void s_set_err(cmn_store_t *st, const char *fmt, ...)
 
 static uint64_t s_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = 14695981039346656037ULL;
 
     for (; *s; s++) {
         h ^= (unsigned char)*s;
