@@ -193,8 +193,11 @@ int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
             return CMN_EXIT_UNAVAILABLE;
         }
         snprintf(port, sizeof(port), "%d", cmn_admin_port(d->admin));
-        if (d->port_file)
-            cmn_portfile_append(d->port_file, "admin", port);
+        if (d->port_file && (r = cmn_portfile_append(d->port_file, "admin", port)) < 0) {
+            log_error(S_MODULE, NULL, "--port-file: cannot write '%s': %s", d->port_file,
+                      cmn_strerror(r));
+            return CMN_EXIT_USAGE;
+        }
     }
     atomic_store(&d->last_work_ms, cmn_now_ms());
     return CMN_EXIT_OK;

@@ -457,7 +457,17 @@ static int s_lite_open(cmn_store_t *st, const char *path, char *err, size_t errl
     for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++) {
         char *msg = NULL;
 
-        rc = sqlite3_exec(st->db, pragmas[i], NULL, NULL, &msg);
+        /* SQLite does not always call the busy handler here (switching a new
+         * file to WAL while another process does the same returns BUSY at
+         * once to avoid a deadlock): retry for as long as the busy timeout. */
+        for (int waited = 0;; waited += 10) {
+            rc = sqlite3_exec(st->db, pragmas[i], NULL, NULL, &msg);
+            if ((rc & 0xff) != SQLITE_BUSY || waited >= S_BUSY_TIMEOUT_MS)
+                break;
+            sqlite3_free(msg);
+            msg = NULL;
+            sqlite3_sleep(10);
+        }
         if (rc != SQLITE_OK) {
             snprintf(err, errlen, "%s on '%s' failed: %s", pragmas[i], path,
                      msg ? msg : sqlite3_errstr(rc));

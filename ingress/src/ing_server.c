@@ -522,8 +522,10 @@ ing_server_t *ing_server_new(cmn_daemon_t *d)
     }
     s->port = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
     snprintf(port, sizeof(port), "%d", s->port);
-    if (d->port_file)
-        cmn_portfile_append(d->port_file, "http", port);
+    if (d->port_file && cmn_portfile_append(d->port_file, "http", port) < 0) {
+        log_error(S_MODULE, NULL, "--port-file: cannot write '%s'", d->port_file);
+        goto fail;
+    }
     log_info(S_MODULE, NULL, "listening on http://%s:%d/%s", cfg->http_addr, s->port,
              cfg->simulator ? " (simulator at /sim/)" : "");
     free(url);
