@@ -14,6 +14,7 @@
 #include "ciu_rules.h"
 #include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
+#include "common/cmn_outbox.h"
 
 #define S_MODULE "engine"
 #define S_SCAN_LIMIT 1000
@@ -179,26 +180,12 @@ static int s_register(ciu_engine_t *e, cmn_store_t *st, s_done_t *dn, const char
                           up, 3, NULL);
 }
 
-/* Insert a reply into the outbox; returns its row id in *ret_row. */
-static int s_queue_reply(cmn_store_t *st, const char *channel, const char *user, const char *to,
-                         const char *body, const char *media, const char *trace, int64_t now,
-                         int64_t *ret_row)
+/* Queue a reply to the person of dn (see cmn_outbox_queue). */
+static int s_queue_reply(cmn_store_t *st, s_done_t *dn, const char *to, const char *body,
+                         const char *media, int64_t now)
 {
-    char id[CMN_ID_LEN];
-    cmn_rows_t *rows = NULL;
-    int r = cmn_id_new(id);
-    if (r < 0)
-        return r;
-    cmn_param_t p[] = {P_TEXT(id),    P_TEXT(channel), P_TEXT(user), P_TEXT(to),
-                       P_TEXT(body),  P_TEXT(media),   P_INT(now),   P_TEXT(trace)};
-    r = cmn_store_query(st, "INSERT INTO outbox (msg_id, channel, user_key, to_addr, body, "
-                            "media_url, next_ms, created_ms, trace) VALUES ($1, $2, $3, $4, $5, "
-                            "$6, $7, $7, $8) RETURNING id",
-                        p, 8, &rows);
-    if (r == 0)
-        *ret_row = cmn_rows_int(rows, 0, 0, 0);
-    cmn_rows_destroy(&rows);
-    return r;
+    cmn_reply_t reply = {dn->channel, dn->user, to, body, media, dn->trace};
+    return cmn_outbox_queue(st, &reply, now, &dn->outbox_row);
 }
 
 /* Process one request row, if it is still pending. */
@@ -246,8 +233,7 @@ static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t row, int64_t now)
         if (r == 0) {
             const char *vars[] = {NULL};
             cmn_i18n_format(e->texts, lang, "error_internal", vars, &body);
-            r = s_queue_reply(st, dn.channel, dn.user, to, cmn_str_cstr(&body), NULL, dn.trace,
-                              now, &dn.outbox_row);
+            r = s_queue_reply(st, &dn, to, cmn_str_cstr(&body), NULL, now);
         }
         goto out;
     }
@@ -266,9 +252,8 @@ static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t row, int64_t now)
                             &body);
     }
     if (r == 0)
-        r = s_queue_reply(st, dn.channel, dn.user, to, cmn_str_cstr(&body),
-                          media.len ? cmn_str_cstr(&media) : NULL, dn.trace, now,
-                          &dn.outbox_row);
+        r = s_queue_reply(st, &dn, to, cmn_str_cstr(&body),
+                          media.len ? cmn_str_cstr(&media) : NULL, now);
     if (r == 0 && !dn.existing) {
         cmn_param_t sp[] = {P_TEXT(dn.ciu), P_INT(now), P_TEXT(dn.trace)};
         cmn_rows_t *srow = NULL;

@@ -8,6 +8,7 @@
 #include "ciu_cities.h"
 #include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
+#include "common/cmn_outbox.h"
 #include "conv_flood.h"
 #include "conv_flow.h"
 #include "conv_server.h"
@@ -107,21 +108,8 @@ static int s_save_session(cmn_store_t *st, const char *user, const conv_session_
 static int s_queue_reply(cmn_store_t *st, s_user_t *u, const char *to, const char *body,
                          const char *trace, int64_t now)
 {
-    char id[CMN_ID_LEN];
-    cmn_rows_t *rows = NULL;
-    int r = cmn_id_new(id);
-    if (r < 0)
-        return r;
-    cmn_param_t p[] = {P_TEXT(id),   P_TEXT(u->channel), P_TEXT(u->user), P_TEXT(to),
-                       P_TEXT(body), P_INT(now),         P_TEXT(trace)};
-    r = cmn_store_query(st, "INSERT INTO outbox (msg_id, channel, user_key, to_addr, body, "
-                            "next_ms, created_ms, trace) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) "
-                            "RETURNING id",
-                        p, 7, &rows);
-    if (r == 0)
-        u->last_outbox = cmn_rows_int(rows, 0, 0, 0);
-    cmn_rows_destroy(&rows);
-    return r;
+    cmn_reply_t reply = {u->channel, u->user, to, body, NULL, trace};
+    return cmn_outbox_queue(st, &reply, now, &u->last_outbox);
 }
 
 /* The CODE command: the last CIU this number obtained, or code_none. */

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "test_util.h"
 #include "common/cmn_bus.h"
 #include "common/cmn_msg.h"
 
@@ -47,19 +48,7 @@ static int s_teardown(void **state)
     cmn_bus_destroy(&f->bus);
     assert_null(f->bus);
     cmn_bus_destroy(&f->bus); /* NULL-safe */
-    DIR *d = opendir(f->dir);
-    if (d) { /* ipc socket files left behind, if any */
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            char path[400];
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_rmdir_flat(f->dir); /* ipc socket files left behind, if any */
     free(f);
     return 0;
 }

@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 #include <zmq.h>
 
+#include "test_util.h"
 #include "common/cmn_daemon.h"
 
 /* Upper bound of every wait; only reached on failure (generous for valgrind). */
@@ -71,19 +72,7 @@ static int s_teardown(void **state)
     cmn_stop_g = 0;
     if (chdir(f->cwd) != 0)
         return -1;
-    DIR *d = opendir(f->dir);
-    if (d) { /* the folder is flat: database, WAL, salt, port file, sockets */
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            char path[400];
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    tu_rmdir_flat(f->dir); /* the folder is flat: database, WAL, salt, port file, sockets */
     free(f);
     return 0;
 }
