@@ -483,7 +483,7 @@ fail:
 
 int ciu_engine_run(ciu_engine_t *e)
 {
-    static const cmn_worker_ops_t ops = {s_on_batch, s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
     return cmn_daemon_work(e->d, e->pull, &ops, e);
 }
 

@@ -250,6 +250,25 @@ int cmn_pull_wait(cmn_pull_t *p, long timeout_ms)
     return n > 0;
 }
 
+int cmn_pull_wait_fds(cmn_pull_t *p, const int *fds, const short *events, size_t nfds,
+                      long timeout_ms)
+{
+    zmq_pollitem_t items[1 + 256];
+    int n;
+    if (nfds > 256)
+        nfds = 256;
+    items[0] = (zmq_pollitem_t){p->sock, 0, ZMQ_POLLIN, 0};
+    for (size_t i = 0; i < nfds; i++)
+        items[1 + i] = (zmq_pollitem_t){NULL, fds[i],
+                                        (short)(((events[i] & 1) ? ZMQ_POLLIN : 0) |
+                                                ((events[i] & 2) ? ZMQ_POLLOUT : 0)),
+                                        0};
+    n = zmq_poll(items, (int)(1 + nfds), timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? -EINTR : -EIO;
+    return (items[0].revents & ZMQ_POLLIN) != 0;
+}
+
 cmn_pub_t *cmn_pub_new(cmn_bus_t *bus, const char *endpoint)
 {
     cmn_pub_t *p = calloc(1, sizeof(*p));

@@ -293,7 +293,33 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
         /* Clamp: the scan may already be due (time passed since `now`), and a
          * negative timeout would make zmq_poll wait forever. */
         int64_t wait_ms = next_scan - cmn_mono_ms();
-        r = cmn_pull_wait(pull, wait_ms > 0 ? (long)wait_ms : 0);
+        long timeout = wait_ms > 0 ? (long)wait_ms : 0;
+        size_t nfds = 0;
+        if (ops->poll_prepare) {
+            cmn_pollfd_t pfds[CMN_POLL_MAX];
+            int fds[CMN_POLL_MAX];
+            short ev[CMN_POLL_MAX];
+            if (ops->poll_prepare(arg, pfds, CMN_POLL_MAX, &nfds, &timeout) < 0)
+                nfds = 0;
+            if (timeout < 0)
+                timeout = 0;
+            for (size_t i = 0; i < nfds; i++) {
+                fds[i] = pfds[i].fd;
+                ev[i] = pfds[i].events;
+            }
+            r = cmn_pull_wait_fds(pull, fds, ev, nfds, timeout);
+        } else {
+            r = cmn_pull_wait(pull, timeout);
+        }
+        if (ops->on_poll) {
+            int64_t t0 = cmn_mono_ms();
+            int pr = ops->on_poll(arg);
+            if (pr < 0) {
+                s_account(d, pr, t0);
+                log_warn(S_MODULE, NULL, "outbound work failed: %s; will retry",
+                         cmn_strerror(pr));
+            }
+        }
         if (r <= 0)
             continue;
         while (n < max) {

@@ -145,7 +145,7 @@ fail:
 
 int dhis_bridge_run(dhis_bridge_t *b)
 {
-    static const cmn_worker_ops_t ops = {s_on_batch, s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
     return cmn_daemon_work(b->d, b->pull, &ops, b);
 }
 

@@ -211,7 +211,7 @@ fail:
 
 int snd_sender_run(snd_sender_t *s)
 {
-    static const cmn_worker_ops_t ops = {s_on_batch, s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
     return cmn_daemon_work(s->d, s->pull, &ops, s);
 }
 

@@ -330,7 +330,7 @@ typedef struct {
 static void *s_worker_main(void *arg)
 {
     s_worker_t *w = arg;
-    static const cmn_worker_ops_t ops = {s_on_batch, s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
     sigset_t set;
     /* This thread takes SIGTERM, so the signal interrupts its poll. */
     sigemptyset(&set);

@@ -44,6 +44,12 @@ void cmn_pull_destroy(cmn_pull_t **p);
 int cmn_pull_recv(cmn_pull_t *p, cmn_msg_t *ret);
 /* Wait up to timeout_ms for something to read. 1 readable, 0 timeout, -EINTR, -EIO. */
 int cmn_pull_wait(cmn_pull_t *p, long timeout_ms);
+/* Same, also waking when one of nfds plain file descriptors is ready
+ * (fds[i] = {fd, events} with events CMN_POLL_IN=1 | CMN_POLL_OUT=2).
+ * 1 when the PULL is readable, 0 otherwise (timeout or only fds ready),
+ * -EINTR, -EIO. */
+int cmn_pull_wait_fds(cmn_pull_t *p, const int *fds, const short *events, size_t nfds,
+                      long timeout_ms);
 
 cmn_pub_t *cmn_pub_new(cmn_bus_t *bus, const char *endpoint);
 void cmn_pub_destroy(cmn_pub_t **p);

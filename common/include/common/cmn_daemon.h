@@ -64,11 +64,29 @@ typedef struct {
     cmn_histogram_t *m_batch_seconds;
 } cmn_daemon_t;
 
+/* A file descriptor a stage wants the worker loop to wait on. */
+typedef struct {
+    int fd;
+    short events; /* CMN_POLL_IN | CMN_POLL_OUT */
+} cmn_pollfd_t;
+#define CMN_POLL_IN 1
+#define CMN_POLL_OUT 2
+#define CMN_POLL_MAX 256 /* most descriptors one stage adds */
+
 typedef struct {
     /* Handle wake-up messages (already decoded). 0 or -errno. */
     int (*on_batch)(void *arg, const cmn_msg_t *msgs, size_t n);
     /* Find and process unfinished rows. 0 or -errno. */
     int (*on_rescan)(void *arg, bool at_start);
+    /* Optional (NULL for stages without calls in flight): before each wait,
+     * add descriptors to wait on (up to max, *ret_n written) and lower
+     * *timeout_ms to when the stage next needs to run (timers, backoff).
+     * 0 or -errno. */
+    int (*poll_prepare)(void *arg, cmn_pollfd_t *fds, size_t max, size_t *ret_n,
+                        long *timeout_ms);
+    /* Optional: after each wait (readiness, timeout or wake-up), drive the
+     * calls in flight and what is due. 0 or -errno (counted as a failed batch). */
+    int (*on_poll)(void *arg);
 } cmn_worker_ops_t;
 
 /* Boot a daemon (CMN_BOOT_DONE: --help/--version printed). admin_port_field:
