@@ -4,23 +4,42 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cmn_log.h"
 #include "ing_inbox.h"
+#include "ing_webhook.h"
 
 #define S_MODULE "inbox"
 #define S_QUEUE_MAX 20000
 
-typedef struct s_item {
-    const ing_inbound_t *msg;
+typedef struct s_group s_group_t;
+
+typedef struct {
+    bool is_status;
+    char channel[16];
+    char *provider_id;
+    char *from;
+    char kind[16];
+    char *text;
+    char status[16];
+    char error_code[16];
     char id[CMN_ID_LEN];
     char user[CMN_HEX256_LEN];
     int64_t row;
-    int outcome; /* written by the writer, outside the lock */
-    int result;  /* 1 while pending; written under the lock */
     bool duplicate;
-    struct s_item *next;
+    bool advanced; /* status: moved the delivery forward */
+    int outcome;
 } s_item_t;
+
+/* One submit call: its items, committed together, answered together. */
+struct s_group {
+    s_item_t *items;
+    size_t n;
+    int result;     /* 1 while pending; written under the lock */
+    bool abandoned; /* the submitter gave up waiting: the writer frees it */
+    s_group_t *next;
+};
 
 struct ing_inbox {
     cmn_daemon_t *d;
@@ -32,96 +51,226 @@ struct ing_inbox {
     pthread_mutex_t lock;
     pthread_cond_t queued; /* writer waits for work */
     pthread_cond_t done;   /* submitters wait for their result */
-    s_item_t *head, *tail;
+    s_group_t *head, *tail;
     size_t depth;
     bool stopping;
     cmn_counter_t *m_received;
     cmn_counter_t *m_duplicates;
+    cmn_counter_t *m_statuses;
+    cmn_counter_t *m_timeouts;
+    cmn_counter_t *m_isolated;
     cmn_histogram_t *m_batch_size;
     cmn_gauge_t *m_depth;
 };
 
-static int s_insert(ing_inbox_t *in, s_item_t *it, int64_t now)
+static void s_group_free(s_group_t *g)
 {
-    const ing_inbound_t *m = it->msg;
+    if (g == NULL)
+        return;
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->items[i].provider_id);
+        free(g->items[i].from);
+        free(g->items[i].text);
+    }
+    free(g->items);
+    free(g);
+}
+
+static int s_insert_message(ing_inbox_t *in, s_item_t *it, int64_t now)
+{
     cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_TEXT(it->id), P_TEXT(m->channel), P_TEXT(m->provider_id),
-                       P_TEXT(it->user), P_TEXT(m->from),  P_TEXT(m->kind),
-                       P_TEXT(m->text),  P_INT(now),       P_TEXT(it->id)};
+    cmn_param_t p[] = {P_TEXT(it->id),   P_TEXT(it->channel), P_TEXT(it->provider_id),
+                       P_TEXT(it->user), P_TEXT(it->from),    P_TEXT(it->kind),
+                       P_TEXT(it->text), P_INT(now),          P_TEXT(it->id)};
     int r;
 
-    if (m->provider_id) {
-        cmn_param_t q[] = {P_TEXT(m->channel), P_TEXT(m->provider_id)};
-        r = cmn_store_query(in->store, "SELECT msg_id FROM inbox WHERE channel = $1 AND "
-                                       "provider_id = $2",
-                            q, 2, &rows);
-        if (r < 0)
-            return r;
-        if (cmn_rows_count(rows) > 0) {
-            cmn_strlcpy(it->id, cmn_rows_get(rows, 0, 0), sizeof(it->id));
-            it->duplicate = true;
-            cmn_rows_destroy(&rows);
-            return 0;
-        }
-        cmn_rows_destroy(&rows);
-    }
+    /* One atomic insert: two identical webhooks at the same instant, or a
+     * redelivery minutes later, give one row (unique channel + provider id). */
     r = cmn_store_query(in->store,
                         "INSERT INTO inbox (msg_id, channel, provider_id, user_key, from_addr, "
                         "kind, body, received_ms, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                        "$9) RETURNING id",
+                        "$9) ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id",
                         p, 9, &rows);
     if (r < 0)
         return r;
-    it->row = cmn_rows_int(rows, 0, 0, 0);
+    if (cmn_rows_count(rows) == 1) {
+        it->row = cmn_rows_int(rows, 0, 0, 0);
+        cmn_rows_destroy(&rows);
+        return 0;
+    }
     cmn_rows_destroy(&rows);
-    return 0;
+    it->duplicate = true;
+    cmn_param_t q[] = {P_TEXT(it->channel), P_TEXT(it->provider_id)};
+    r = cmn_store_query(in->store, "SELECT msg_id FROM inbox WHERE channel = $1 AND "
+                                   "provider_id = $2",
+                        q, 2, &rows);
+    if (r == 0 && cmn_rows_count(rows) == 1)
+        cmn_strlcpy(it->id, cmn_rows_get(rows, 0, 0), sizeof(it->id));
+    cmn_rows_destroy(&rows);
+    return r;
 }
 
-/* Commit one batch; on failure every item of it fails (the client retries). */
-static void s_commit_batch(ing_inbox_t *in, s_item_t *batch)
+/* Record a delivery status once per (message, status), moving the
+ * message's delivery forward only. */
+static int s_insert_status(ing_inbox_t *in, s_item_t *it, int64_t now)
 {
-    int64_t now = cmn_now_ms();
-    size_t n = 0;
-    int r = cmn_store_begin(in->store);
-
-    for (s_item_t *it = batch; it && r == 0; it = it->next) {
-        r = s_insert(in, it, now);
-        n++;
+    int64_t changes = 0;
+    cmn_param_t e[] = {P_TEXT(it->channel), P_TEXT(it->provider_id), P_TEXT(it->status),
+                       P_INT(now)};
+    int r = cmn_store_exec(in->store,
+                           "INSERT INTO delivery_events (channel, provider_id, status, "
+                           "received_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                           e, 4, &changes);
+    if (r < 0)
+        return r;
+    if (changes == 0) {
+        it->duplicate = true;
+        return 0;
     }
+    cmn_param_t d[] = {P_TEXT(it->channel),
+                       P_TEXT(it->provider_id),
+                       P_TEXT(it->status),
+                       P_INT(ing_status_rank(it->status)),
+                       P_TEXT(it->error_code[0] ? it->error_code : NULL),
+                       P_INT(now)};
+    r = cmn_store_exec(in->store,
+                       "INSERT INTO deliveries (channel, provider_id, status, status_rank, "
+                       "error_code, updated_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT "
+                       "(channel, provider_id) DO UPDATE SET status = excluded.status, "
+                       "status_rank = excluded.status_rank, error_code = excluded.error_code, "
+                       "updated_ms = excluded.updated_ms WHERE deliveries.status_rank < "
+                       "excluded.status_rank",
+                       d, 6, &changes);
+    if (r < 0)
+        return r;
+    it->advanced = changes > 0;
+    if (it->advanced) {
+        /* the person's key and the trace, for the event (read only) */
+        cmn_rows_t *rows = NULL;
+        cmn_param_t q[] = {P_TEXT(it->channel), P_TEXT(it->provider_id)};
+        r = cmn_store_query(in->store, "SELECT user_key, trace FROM outbox WHERE channel = $1 "
+                                       "AND provider_id = $2",
+                            q, 2, &rows);
+        if (r == 0 && cmn_rows_count(rows) == 1) {
+            cmn_strlcpy(it->user, cmn_rows_get(rows, 0, 0), sizeof(it->user));
+            cmn_strlcpy(it->id, cmn_rows_get(rows, 0, 1), sizeof(it->id));
+        }
+        cmn_rows_destroy(&rows);
+    }
+    return r;
+}
+
+static int s_insert(ing_inbox_t *in, s_item_t *it, int64_t now)
+{
+    return it->is_status ? s_insert_status(in, it, now) : s_insert_message(in, it, now);
+}
+
+/* Insert items [from, to) of the chained groups in one transaction. */
+static int s_commit_items(ing_inbox_t *in, s_item_t **items, size_t n, int64_t now)
+{
+    int r = cmn_store_begin(in->store);
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = s_insert(in, items[i], now);
     if (r == 0)
         r = cmn_store_commit(in->store);
-    if (r < 0) {
+    if (r < 0)
         cmn_store_rollback(in->store);
-        log_error(S_MODULE, NULL, "cannot store %zu received messages: %s", n,
+    return r;
+}
+
+static void s_announce(ing_inbox_t *in, s_item_t *it)
+{
+    cmn_msg_t w;
+    char masked[CMN_MASK_LEN];
+    if (it->is_status) {
+        const char *type = strcmp(it->status, "delivered") == 0 ? CMN_EV_MESSAGE_DELIVERED
+                           : strcmp(it->status, "read") == 0    ? CMN_EV_MESSAGE_READ
+                           : ing_status_rank(it->status) == 4   ? CMN_EV_MESSAGE_FAILED
+                                                                : NULL;
+        cmn_counter_add(in->m_statuses, 1);
+        if (type == NULL || !it->advanced)
+            return;
+        cmn_msg_init(&w, type, it->id[0] ? it->id : NULL);
+        cmn_strlcpy(w.user, it->user, sizeof(w.user));
+        cmn_strlcpy(w.channel, it->channel, sizeof(w.channel));
+        cmn_strlcpy(w.detail, it->error_code, sizeof(w.detail));
+        cmn_pub_send(in->pub, &w);
+        return;
+    }
+    if (it->duplicate) {
+        cmn_counter_add(in->m_duplicates, 1);
+        return;
+    }
+    cmn_msg_init(&w, CMN_MSG_INBOUND, it->id);
+    cmn_strlcpy(w.user, it->user, sizeof(w.user));
+    cmn_strlcpy(w.channel, it->channel, sizeof(w.channel));
+    w.row = it->row;
+    if (cmn_push_send(in->push, &w) < 0)
+        log_warn(S_MODULE, it->id, "wake-up for conversation not sent; its scan will "
+                                   "find the message");
+    cmn_msg_init(&w, CMN_EV_MESSAGE_RECEIVED, it->id);
+    cmn_strlcpy(w.user, it->user, sizeof(w.user));
+    cmn_strlcpy(w.channel, it->channel, sizeof(w.channel));
+    cmn_strlcpy(w.detail, it->kind, sizeof(w.detail));
+    cmn_pub_send(in->pub, &w);
+    cmn_counter_add(in->m_received, 1);
+    log_debug(S_MODULE, it->id, "received channel=%s from=%s kind=%s", it->channel,
+              cmn_mask_phone(it->from, masked), it->kind);
+}
+
+/* Commit the queued groups together. When that fails and the store is
+ * still reachable, one item was bad: retry item by item, so it alone fails. */
+static void s_commit_batch(ing_inbox_t *in, s_group_t *batch)
+{
+    int64_t now = cmn_now_ms();
+    size_t n = 0, k = 0;
+    s_item_t **items;
+    int r;
+
+    for (s_group_t *g = batch; g; g = g->next)
+        n += g->n;
+    items = calloc(n ? n : 1, sizeof(*items));
+    if (items == NULL) {
+        for (s_group_t *g = batch; g; g = g->next)
+            for (size_t i = 0; i < g->n; i++)
+                g->items[i].outcome = -ENOMEM;
+        return;
+    }
+    for (s_group_t *g = batch; g; g = g->next)
+        for (size_t i = 0; i < g->n; i++)
+            items[k++] = &g->items[i];
+    r = s_commit_items(in, items, n, now);
+    if (r == 0) {
+        for (size_t i = 0; i < n; i++)
+            items[i]->outcome = 0;
+    } else if (cmn_store_ping(in->store) == 0 && n > 1) {
+        cmn_counter_add(in->m_isolated, 1);
+        log_warn(S_MODULE, NULL, "a batch of %zu received items failed (%s); storing them one "
+                                 "by one",
+                 n, cmn_store_errmsg(in->store));
+        r = 0;
+        for (size_t i = 0; i < n; i++) {
+            items[i]->duplicate = items[i]->advanced = false;
+            items[i]->outcome = s_commit_items(in, &items[i], 1, now) < 0 ? -EIO : 0;
+            if (items[i]->outcome < 0) {
+                log_error(S_MODULE, items[i]->id, "cannot store a received %s: %s",
+                          items[i]->is_status ? "status" : "message",
+                          cmn_store_errmsg(in->store));
+                r = -EIO;
+            }
+        }
+    } else {
+        log_error(S_MODULE, NULL, "cannot store %zu received items: %s", n,
                   cmn_store_errmsg(in->store));
-        cmn_store_ping(in->store);
+        for (size_t i = 0; i < n; i++)
+            items[i]->outcome = -EIO;
     }
     atomic_store(&in->d->healthy, r == 0);
     cmn_histogram_observe(in->m_batch_size, (double)n / 1000.0);
-    for (s_item_t *it = batch; it; it = it->next) {
-        if (r == 0 && !it->duplicate) {
-            cmn_msg_t w;
-            char masked[CMN_MASK_LEN];
-            cmn_msg_init(&w, CMN_MSG_INBOUND, it->id);
-            cmn_strlcpy(w.user, it->user, sizeof(w.user));
-            cmn_strlcpy(w.channel, it->msg->channel, sizeof(w.channel));
-            w.row = it->row;
-            if (cmn_push_send(in->push, &w) < 0)
-                log_warn(S_MODULE, it->id, "wake-up for conversation not sent; its scan will "
-                                           "find the message");
-            cmn_msg_init(&w, CMN_EV_MESSAGE_RECEIVED, it->id);
-            cmn_strlcpy(w.user, it->user, sizeof(w.user));
-            cmn_strlcpy(w.channel, it->msg->channel, sizeof(w.channel));
-            cmn_strlcpy(w.detail, it->msg->kind, sizeof(w.detail));
-            cmn_pub_send(in->pub, &w);
-            cmn_counter_add(in->m_received, 1);
-            log_debug(S_MODULE, it->id, "received channel=%s from=%s kind=%s", it->msg->channel,
-                      cmn_mask_phone(it->msg->from, masked), it->msg->kind);
-        } else if (r == 0) {
-            cmn_counter_add(in->m_duplicates, 1);
-        }
-        it->outcome = r == 0 ? 0 : -EIO;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (items[i]->outcome == 0)
+            s_announce(in, items[i]);
+    free(items);
 }
 
 static void *s_writer(void *arg)
@@ -133,16 +282,23 @@ static void *s_writer(void *arg)
             pthread_cond_wait(&in->queued, &in->lock);
         if (in->head == NULL && in->stopping)
             break;
-        s_item_t *batch = in->head;
+        s_group_t *batch = in->head;
         in->head = in->tail = NULL;
         in->depth = 0;
         cmn_gauge_set(in->m_depth, 0);
         pthread_mutex_unlock(&in->lock);
         s_commit_batch(in, batch);
         pthread_mutex_lock(&in->lock);
-        for (s_item_t *it = batch, *next; it; it = next) {
-            next = it->next; /* `it` lives on its submitter's stack: read next first */
-            it->result = it->outcome;
+        for (s_group_t *g = batch, *next; g; g = next) {
+            next = g->next;
+            int result = 0;
+            for (size_t i = 0; i < g->n; i++)
+                if (g->items[i].outcome < 0)
+                    result = -EIO;
+            g->result = result;
+            g->next = NULL;
+            if (g->abandoned)
+                s_group_free(g);
         }
         pthread_cond_broadcast(&in->done);
     }
@@ -162,7 +318,11 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
     in->d = d;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->queued, NULL);
-    pthread_cond_init(&in->done, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&in->done, &ca);
+    pthread_condattr_destroy(&ca);
     url = cmn_settings_store_url(&d->settings);
     if (url == NULL || cmn_store_open(url, &in->store, err, sizeof(err)) < 0) {
         log_error(S_MODULE, NULL, "cannot open the store for the inbox: %s", err);
@@ -184,6 +344,12 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
                                          "Messages received and stored");
     in->m_duplicates = cmn_metrics_counter(d->metrics, "inbound_duplicates_total", NULL,
                                            "Redelivered messages acknowledged without a new row");
+    in->m_statuses = cmn_metrics_counter(d->metrics, "delivery_statuses_total", NULL,
+                                         "Delivery statuses received from providers");
+    in->m_timeouts = cmn_metrics_counter(d->metrics, "inbox_timeouts_total", NULL,
+                                         "Webhooks answered 503 because the store was too slow");
+    in->m_isolated = cmn_metrics_counter(d->metrics, "inbox_isolated_batches_total", NULL,
+                                         "Group commits retried item by item after a bad item");
     static const double sizes[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5};
     in->m_batch_size = cmn_metrics_histogram(d->metrics, "inbox_batch_size_thousands", NULL,
                                              "Messages per inbox commit, in thousands", sizes,
@@ -224,36 +390,101 @@ void ing_inbox_destroy(ing_inbox_t **p)
     *p = NULL;
 }
 
-int ing_inbox_submit(ing_inbox_t *in, const ing_inbound_t *msg, char ret_id[CMN_ID_LEN])
+static char *s_dup(const char *v) { return v ? strdup(v) : NULL; }
+
+static int s_group_fill(ing_inbox_t *in, s_group_t *g, const ing_inbound_t *msgs, size_t n,
+                        const ing_status_in_t *statuses, size_t m)
 {
-    s_item_t it;
+    for (size_t i = 0; i < n; i++) {
+        s_item_t *it = &g->items[g->n++];
+        cmn_strlcpy(it->channel, msgs[i].channel, sizeof(it->channel));
+        cmn_strlcpy(it->kind, msgs[i].kind, sizeof(it->kind));
+        it->provider_id = s_dup(msgs[i].provider_id);
+        it->from = s_dup(msgs[i].from);
+        it->text = s_dup(msgs[i].text);
+        if ((msgs[i].provider_id && !it->provider_id) || !it->from ||
+            (msgs[i].text && !it->text))
+            return -ENOMEM;
+        if (cmn_id_new(it->id) < 0 ||
+            cmn_user_key(in->d->salt, in->d->salt_len, msgs[i].from, it->user) < 0)
+            return -EIO;
+    }
+    for (size_t i = 0; i < m; i++) {
+        s_item_t *it = &g->items[g->n++];
+        it->is_status = true;
+        cmn_strlcpy(it->channel, statuses[i].channel, sizeof(it->channel));
+        cmn_strlcpy(it->status, statuses[i].status, sizeof(it->status));
+        cmn_strlcpy(it->error_code, statuses[i].error_code ? statuses[i].error_code : "",
+                    sizeof(it->error_code));
+        it->provider_id = s_dup(statuses[i].provider_id);
+        if (!it->provider_id)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int ing_inbox_submit_many(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
+                          const ing_status_in_t *statuses, size_t m,
+                          char (*ret_ids)[CMN_ID_LEN], long deadline_ms)
+{
+    s_group_t *g;
+    struct timespec ts;
     int r;
 
-    memset(&it, 0, sizeof(it));
-    it.msg = msg;
-    it.result = 1;
-    if (cmn_id_new(it.id) < 0)
-        return -EIO;
-    if (cmn_user_key(in->d->salt, in->d->salt_len, msg->from, it.user) < 0)
-        return -EIO;
+    if (n + m == 0)
+        return 0;
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return -ENOMEM;
+    g->items = calloc(n + m, sizeof(*g->items));
+    g->result = 1;
+    r = g->items == NULL ? -ENOMEM : s_group_fill(in, g, msgs, n, statuses, m);
+    if (r < 0) {
+        s_group_free(g);
+        return r;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (int64_t)deadline_ms * 1000000LL;
+    ts.tv_sec += ns / 1000000000LL;
+    ts.tv_nsec = ns % 1000000000LL;
     pthread_mutex_lock(&in->lock);
     if (in->stopping || in->depth >= S_QUEUE_MAX) {
         r = in->stopping ? -ESHUTDOWN : -EAGAIN;
         pthread_mutex_unlock(&in->lock);
+        s_group_free(g);
         return r;
     }
     if (in->tail)
-        in->tail->next = &it;
+        in->tail->next = g;
     else
-        in->head = &it;
-    in->tail = &it;
-    in->depth++;
+        in->head = g;
+    in->tail = g;
+    in->depth += g->n;
     cmn_gauge_set(in->m_depth, (int64_t)in->depth);
     pthread_cond_signal(&in->queued);
-    while (it.result == 1)
-        pthread_cond_wait(&in->done, &in->lock);
+    while (g->result == 1)
+        if (pthread_cond_timedwait(&in->done, &in->lock, &ts) == ETIMEDOUT && g->result == 1)
+            break;
+    r = g->result;
+    if (r == 1) {
+        g->abandoned = true; /* the writer frees it once committed (or not) */
+        pthread_mutex_unlock(&in->lock);
+        cmn_counter_add(in->m_timeouts, 1);
+        return -ETIMEDOUT;
+    }
     pthread_mutex_unlock(&in->lock);
-    if (it.result == 0)
-        memcpy(ret_id, it.id, CMN_ID_LEN);
-    return it.result;
+    if (r == 0 && ret_ids)
+        for (size_t i = 0; i < n; i++)
+            memcpy(ret_ids[i], g->items[i].id, CMN_ID_LEN);
+    s_group_free(g);
+    return r;
+}
+
+int ing_inbox_submit(ing_inbox_t *in, const ing_inbound_t *msg, char ret_id[CMN_ID_LEN])
+{
+    char ids[1][CMN_ID_LEN];
+    int r = ing_inbox_submit_many(in, msg, 1, NULL, 0, ids, 5000);
+    if (r == 0)
+        memcpy(ret_id, ids[0], CMN_ID_LEN);
+    return r;
 }

@@ -20,10 +20,18 @@ typedef struct ing_inbox ing_inbox_t;
 typedef struct {
     const char *channel;     /* "sim", "twilio", "meta" */
     const char *provider_id; /* provider message id, or NULL */
-    const char *from;        /* the number in clear, E.164 with '+' */
+    const char *from;        /* "+243..." in clear, or a business-scoped user id */
     const char *kind;        /* "text", "image", "audio", ... */
     const char *text;        /* may be NULL for non-text */
 } ing_inbound_t;
+
+/* A delivery status reported by a provider for one of our replies. */
+typedef struct {
+    const char *channel;     /* "twilio", "meta" */
+    const char *provider_id; /* the provider's id of our message */
+    const char *status;      /* "sent", "delivered", "read", "failed", "undelivered" */
+    const char *error_code;  /* provider error code, or NULL */
+} ing_status_in_t;
 
 /* d is borrowed (store path, salt, bus, metrics); the writer opens its own
  * store handle. NULL on failure (logged). */
@@ -31,9 +39,19 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
                            const char *events_endpoint);
 void ing_inbox_destroy(ing_inbox_t **p); /* commits what is queued, then stops */
 
-/* Store one message durably. On success writes the message id (new, or the
- * original one for a duplicate) to ret_id. 0, -EEXIST is never returned
- * (duplicates succeed), -EIO when the store failed, -ESHUTDOWN when stopping. */
+/* Store n messages and m statuses durably (one group commit; everything in
+ * the call is copied, so the caller may return early). Writes each
+ * message's id (new, or the original one for a duplicate) to ret_ids[i]
+ * (may be NULL). Waits at most deadline_ms. 0 when all are stored; -EIO when
+ * the store failed, -ETIMEDOUT past the deadline (not acknowledged: the
+ * provider retries and the dedupe absorbs a late commit), -EAGAIN when the
+ * queue is full, -ESHUTDOWN when stopping. One bad item never fails the
+ * others of a batch: a failed group commit is retried item by item. */
+int ing_inbox_submit_many(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
+                          const ing_status_in_t *statuses, size_t m,
+                          char (*ret_ids)[CMN_ID_LEN], long deadline_ms);
+
+/* One message, waiting up to 5 s. See ing_inbox_submit_many. */
 int ing_inbox_submit(ing_inbox_t *in, const ing_inbound_t *msg, char ret_id[CMN_ID_LEN]);
 
 #endif

@@ -13,10 +13,13 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "common/cmn_channels.h"
+#include "common/cmn_crypto.h"
 #include "common/cmn_embed.h"
 #include "common/cmn_log.h"
 #include "ing_inbox.h"
 #include "ing_server.h"
+#include "ing_webhook.h"
 
 #define S_MODULE "http"
 #define S_BODY_MAX (64 * 1024)
@@ -27,8 +30,35 @@
 extern const struct ciu_embedded ing_www_files[];
 extern const size_t ing_www_count;
 
+typedef struct s_route s_route_t;
+
+typedef struct {
+    cmn_str_t body;
+    bool too_big;
+    bool answered; /* a response was queued early (413) */
+    int64_t started;
+    char *uri; /* the request line's target as received: path and query */
+    const s_route_t *route;
+} s_req_t;
+
+typedef enum MHD_Result (*s_handler_fn)(struct ing_server *s, struct MHD_Connection *c,
+                                        s_req_t *req);
+
+/* One route: method, path, body limit and handler. */
+struct s_route {
+    const char *method; /* "GET" (HEAD too), "POST" */
+    const char *path;   /* exact path */
+    size_t body_max;    /* bytes; larger bodies get 413 as soon as they cross it */
+    s_handler_fn fn;
+};
+
+#define S_ROUTES_MAX 24
+
 struct ing_server {
     cmn_daemon_t *d;
+    cmn_channels_t ch;
+    s_route_t routes[S_ROUTES_MAX];
+    size_t nroutes;
     ing_inbox_t *inbox;
     struct MHD_Daemon *mhd;
     int port;
@@ -46,15 +76,11 @@ struct ing_server {
     cmn_counter_t *m_requests;
     cmn_counter_t *m_bad;
     cmn_counter_t *m_too_big;
+    cmn_counter_t *m_forged;
+    cmn_counter_t *m_webhooks;
     cmn_histogram_t *m_ack;
     cmn_gauge_t *m_polls;
 };
-
-typedef struct {
-    cmn_str_t body;
-    bool too_big;
-    int64_t started;
-} s_req_t;
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -345,47 +371,295 @@ static enum MHD_Result s_metrics(ing_server_t *s, struct MHD_Connection *c)
     return r;
 }
 
+/* ---- webhooks: Twilio and Meta ------------------------------------------ */
+
+static const char s_twiml_empty[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+
+/* The public URL the provider called: PUBLIC_BASE_URL (or, behind a trusted
+ * proxy, X-Forwarded-Proto/Host) + the path and query as received. */
+static int s_public_url(ing_server_t *s, struct MHD_Connection *c, const s_req_t *req,
+                        char *out, size_t len)
+{
+    const char *proto = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Host");
+    int n;
+    if (s->d->settings.trust_proxy && proto && host && strcspn(host, "/ ") == strlen(host) &&
+        (strcmp(proto, "https") == 0 || strcmp(proto, "http") == 0))
+        n = snprintf(out, len, "%s://%s%s", proto, host, req->uri ? req->uri : "");
+    else
+        n = snprintf(out, len, "%s%s", s->ch.public_url, req->uri ? req->uri : "");
+    return n > 0 && (size_t)n < len ? 0 : -E2BIG;
+}
+
+static enum MHD_Result s_forged(ing_server_t *s, struct MHD_Connection *c, const char *channel,
+                                const char *why)
+{
+    cmn_counter_add(s->m_forged, 1);
+    log_warn(S_MODULE, NULL, "403 %s webhook refused: %s", channel, why);
+    return s_error(s, c, 403, "signature check failed");
+}
+
+/* Store what a webhook carried; 0, or an HTTP status to answer. */
+static unsigned s_store_batch(ing_server_t *s, const char *channel, const ing_batch_t *b,
+                              int64_t started)
+{
+    ing_inbound_t *msgs = calloc(b->nmsgs + 1, sizeof(*msgs));
+    ing_status_in_t *sts = calloc(b->nstatuses + 1, sizeof(*sts));
+    unsigned status = 0;
+    int r;
+    if (msgs == NULL || sts == NULL) {
+        free(msgs);
+        free(sts);
+        return 503;
+    }
+    for (size_t i = 0; i < b->nmsgs; i++)
+        msgs[i] = (ing_inbound_t){channel, b->msgs[i].id, b->msgs[i].from, b->msgs[i].kind,
+                                  b->msgs[i].text};
+    for (size_t i = 0; i < b->nstatuses; i++)
+        sts[i] = (ing_status_in_t){channel, b->statuses[i].id, b->statuses[i].status,
+                                   b->statuses[i].error_code[0] ? b->statuses[i].error_code
+                                                                : NULL};
+    /* Stay well inside the providers' patience: past it, 503 and they retry. */
+    r = ing_inbox_submit_many(s->inbox, msgs, b->nmsgs, sts, b->nstatuses, NULL, 5000);
+    if (r < 0) {
+        log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
+                                 "retries",
+                 channel, cmn_strerror(r));
+        status = 503;
+    } else {
+        cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - started) / 1000.0);
+    }
+    free(msgs);
+    free(sts);
+    return status;
+}
+
+static enum MHD_Result s_twilio_post(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Twilio-Signature");
+    const char *account;
+    char url[4096], err[128] = "";
+    ing_form_t form;
+    ing_batch_t batch;
+    unsigned status;
+
+    if (!s->ch.twilio) {
+        log_info(S_MODULE, NULL, "404 Twilio webhook: the Twilio channel is not configured "
+                                 "(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)");
+        return s_error(s, c, 404, "Twilio channel not configured");
+    }
+    if (ing_form_parse(cmn_str_cstr(&req->body), req->body.len, &form) < 0) {
+        log_info(S_MODULE, NULL, "400 Twilio webhook: body is not a UTF-8 form");
+        return s_error(s, c, 400, "expected an application/x-www-form-urlencoded UTF-8 body");
+    }
+    if (!s->d->settings.insecure_skip_signature) {
+        if (sig == NULL) {
+            ing_form_free(&form);
+            return s_forged(s, c, "Twilio", "no X-Twilio-Signature header");
+        }
+        if (s_public_url(s, c, req, url, sizeof(url)) < 0 ||
+            !ing_twilio_valid(s->d->settings.twilio_auth_token, url, &form, sig)) {
+            ing_form_free(&form);
+            return s_forged(s, c, "Twilio", "X-Twilio-Signature does not match (check "
+                                            "PUBLIC_BASE_URL and TWILIO_AUTH_TOKEN)");
+        }
+    }
+    account = ing_form_get(&form, "AccountSid");
+    if (account && strcmp(account, s->d->settings.twilio_account_sid) != 0) {
+        ing_form_free(&form);
+        return s_forged(s, c, "Twilio", "AccountSid is not TWILIO_ACCOUNT_SID");
+    }
+    if (ing_twilio_parse(&form, &batch, err, sizeof(err)) < 0) {
+        ing_form_free(&form);
+        log_info(S_MODULE, NULL, "400 Twilio webhook: %s", err);
+        return s_error(s, c, 400, err);
+    }
+    ing_form_free(&form);
+    cmn_counter_add(s->m_webhooks, 1);
+    status = s_store_batch(s, "twilio", &batch, req->started);
+    ing_batch_free(&batch);
+    if (status)
+        return s_error(s, c, status, "not stored; retry");
+    return s_reply(c, 200, "text/xml", s_twiml_empty, sizeof(s_twiml_empty) - 1);
+}
+
+static enum MHD_Result s_meta_post(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hub-Signature-256");
+    char err[128] = "";
+    ing_batch_t batch;
+    unsigned status;
+
+    if (!s->ch.meta) {
+        log_info(S_MODULE, NULL, "404 Meta webhook: the Meta channel is not configured "
+                                 "(META_ACCESS_TOKEN, META_PHONE_NUMBER_ID, META_APP_SECRET)");
+        return s_error(s, c, 404, "Meta channel not configured");
+    }
+    if (!s->d->settings.insecure_skip_signature &&
+        !ing_meta_valid(s->d->settings.meta_app_secret, req->body.buf ? req->body.buf : "",
+                        req->body.len, sig))
+        return s_forged(s, c, "Meta", sig ? "X-Hub-Signature-256 does not match (check "
+                                            "META_APP_SECRET)"
+                                          : "no X-Hub-Signature-256 header");
+    if (ing_meta_parse(cmn_str_cstr(&req->body), req->body.len, &batch, err, sizeof(err)) < 0) {
+        log_info(S_MODULE, NULL, "400 Meta webhook: %s", err);
+        return s_error(s, c, 400, err);
+    }
+    if (batch.ignored)
+        log_debug(S_MODULE, NULL, "Meta webhook: %zu items ignored (reactions, system messages, "
+                                  "no sender)",
+                  batch.ignored);
+    cmn_counter_add(s->m_webhooks, 1);
+    status = s_store_batch(s, "meta", &batch, req->started);
+    ing_batch_free(&batch);
+    if (status)
+        return s_error(s, c, status, "not stored; retry");
+    return s_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Meta's verification: GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=.. */
+static enum MHD_Result s_meta_verify(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    const char *mode = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hub.mode");
+    const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hub.verify_token");
+    const char *challenge = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hub.challenge");
+    (void)req;
+    if (!s->ch.meta || mode == NULL || strcmp(mode, "subscribe") != 0 || token == NULL ||
+        challenge == NULL || strlen(challenge) > 256 ||
+        cmn_secure_equal(token, s->d->settings.meta_verify_token) != 1) {
+        cmn_counter_add(s->m_forged, 1);
+        log_warn(S_MODULE, NULL, "403 Meta webhook verification refused: %s",
+                 !s->ch.meta ? "the Meta channel is not configured"
+                             : "hub.verify_token does not match META_VERIFY_TOKEN");
+        return s_error(s, c, 403, "verification failed");
+    }
+    log_info(S_MODULE, NULL, "Meta webhook verified");
+    return s_reply(c, 200, "text/plain", challenge, strlen(challenge));
+}
+
+/* WEBHOOK_PATH takes both providers: tell them apart by their headers. */
+static enum MHD_Result s_webhook_post(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hub-Signature-256") ||
+        (ct && strncmp(ct, "application/json", 16) == 0))
+        return s_meta_post(s, c, req);
+    return s_twilio_post(s, c, req);
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
-static enum MHD_Result s_route(ing_server_t *s, struct MHD_Connection *c, const char *url,
-                               const char *method, s_req_t *req)
+static enum MHD_Result s_r_health(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
 {
-    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    bool post = strcmp(method, "POST") == 0;
-    bool sim = s->d->settings.simulator;
+    (void)req;
+    return s_health(s, c);
+}
 
-    cmn_counter_add(s->m_requests, 1);
-    if (req->too_big) {
-        cmn_counter_add(s->m_too_big, 1);
-        log_info(S_MODULE, NULL, "413 %s %s: body over %d bytes", method, url, S_BODY_MAX);
-        return s_error(s, c, 413, "request body too large (limit 64 KiB)");
+static enum MHD_Result s_r_metrics(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return s_metrics(s, c);
+}
+
+static enum MHD_Result s_r_media(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    const char *q = strchr(req->uri, '?');
+    char path[512];
+    snprintf(path, sizeof(path), "%.*s", q ? (int)(q - req->uri) : (int)strlen(req->uri),
+             req->uri);
+    return s_media(s, c, path);
+}
+
+static enum MHD_Result s_r_sim_get(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return s_sim_get(s, c);
+}
+
+static enum MHD_Result s_r_sim_page(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return s_page(s, c, "sim.html", "text/html; charset=utf-8");
+}
+
+static enum MHD_Result s_r_sim_redirect(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result r;
+    (void)s;
+    (void)req;
+    MHD_add_response_header(resp, "Location", "/sim/");
+    r = MHD_queue_response(c, 302, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+#define S_KIB 1024
+#define S_MIB (1024 * 1024)
+
+static void s_add_route(ing_server_t *s, const char *method, const char *path, size_t body_max,
+                        s_handler_fn fn)
+{
+    if (s->nroutes < S_ROUTES_MAX)
+        s->routes[s->nroutes++] = (s_route_t){method, path, body_max, fn};
+}
+
+/* The route table: every path ciu-ingress answers. */
+static void s_routes_init(ing_server_t *s)
+{
+    const char *wh = s->d->settings.webhook_path;
+    s_add_route(s, "GET", "/health", 0, s_r_health);
+    s_add_route(s, "GET", "/metrics", 0, s_r_metrics);
+    s_add_route(s, "GET", "/media/qr/*", 0, s_r_media);
+    s_add_route(s, "POST", wh, S_MIB, s_webhook_post);
+    s_add_route(s, "GET", wh, 0, s_meta_verify);
+    s_add_route(s, "POST", "/webhooks/twilio", 64 * S_KIB, s_twilio_post);
+    s_add_route(s, "POST", "/webhooks/twilio/status", 64 * S_KIB, s_twilio_post);
+    s_add_route(s, "POST", "/webhooks/meta", S_MIB, s_meta_post);
+    s_add_route(s, "GET", "/webhooks/meta", 0, s_meta_verify);
+    if (s->d->settings.simulator) {
+        s_add_route(s, "POST", "/sim/messages", 64 * S_KIB, s_sim_post);
+        s_add_route(s, "GET", "/sim/messages", 0, s_r_sim_get);
+        s_add_route(s, "GET", "/sim/", 0, s_r_sim_page);
+        s_add_route(s, "GET", "/sim", 0, s_r_sim_redirect);
+        s_add_route(s, "GET", "/", 0, s_r_sim_redirect);
     }
-    if (strcmp(url, "/health") == 0)
-        return get ? s_health(s, c) : s_error(s, c, 405, "method not allowed");
-    if (strcmp(url, "/metrics") == 0)
-        return get ? s_metrics(s, c) : s_error(s, c, 405, "method not allowed");
-    if (strncmp(url, "/media/qr/", 10) == 0)
-        return get ? s_media(s, c, url) : s_error(s, c, 405, "method not allowed");
-    if (sim && strcmp(url, "/sim/messages") == 0) {
-        if (post)
-            return s_sim_post(s, c, req);
-        return get ? s_sim_get(s, c) : s_error(s, c, 405, "method not allowed");
+}
+
+static bool s_path_match(const char *pattern, const char *url)
+{
+    size_t n = strlen(pattern);
+    if (n > 0 && pattern[n - 1] == '*')
+        return strncmp(url, pattern, n - 1) == 0;
+    return strcmp(url, pattern) == 0;
+}
+
+/* The route of (method, url); *ret_path_known tells 405 from 404. */
+static const s_route_t *s_find_route(const ing_server_t *s, const char *method, const char *url,
+                                     bool *ret_path_known)
+{
+    bool head = strcmp(method, "HEAD") == 0;
+    *ret_path_known = false;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const s_route_t *rt = &s->routes[i];
+        if (!s_path_match(rt->path, url))
+            continue;
+        *ret_path_known = true;
+        if (strcmp(rt->method, method) == 0 || (head && strcmp(rt->method, "GET") == 0))
+            return rt;
     }
-    if (sim && (strcmp(url, "/sim/") == 0 || strcmp(url, "/sim") == 0 || strcmp(url, "/") == 0)) {
-        if (!get)
-            return s_error(s, c, 405, "method not allowed");
-        if (strcmp(url, "/sim/") != 0) {
-            struct MHD_Response *resp =
-                MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-            enum MHD_Result r;
-            MHD_add_response_header(resp, "Location", "/sim/");
-            r = MHD_queue_response(c, 302, resp);
-            MHD_destroy_response(resp);
-            return r;
-        }
-        return s_page(s, c, "sim.html", "text/html; charset=utf-8");
-    }
-    return s_error(s, c, 404, "not found");
+    return NULL;
+}
+
+static enum MHD_Result s_too_big(ing_server_t *s, struct MHD_Connection *c, const char *method,
+                                 const char *url, s_req_t *req)
+{
+    cmn_counter_add(s->m_too_big, 1);
+    log_info(S_MODULE, NULL, "413 %s %s: body over %zu bytes", method, url,
+             req->route ? req->route->body_max : 0);
+    req->answered = true;
+    return s_error(s, c, 413, "request body too large");
 }
 
 static enum MHD_Result s_access(void *cls, struct MHD_Connection *c, const char *url,
@@ -396,26 +670,52 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *c, const char 
     s_req_t *req = *con_cls;
     (void)version;
 
-    if (req == NULL) {
+    if (req == NULL)
+        return MHD_NO; /* the URI callback always allocates it */
+    if (req->started == 0) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        bool known = false;
         long len = 0;
-        req = calloc(1, sizeof(*req));
-        if (req == NULL)
-            return MHD_NO;
-        req->body = (cmn_str_t)CMN_STR_INIT(S_BODY_MAX);
         req->started = cmn_mono_ms();
-        *con_cls = req;
-        if (cl && cmn_parse_long(cl, 0, LONG_MAX, &len) == 0 && len > S_BODY_MAX)
-            req->too_big = true;
+        cmn_counter_add(s->m_requests, 1);
+        req->route = s_find_route(s, method, url, &known);
+        if (req->route == NULL) {
+            req->answered = true;
+            return known ? s_error(s, c, 405, "method not allowed") : s_error(s, c, 404,
+                                                                              "not found");
+        }
+        req->body = (cmn_str_t)CMN_STR_INIT(req->route->body_max);
+        if (cl && cmn_parse_long(cl, 0, LONG_MAX, &len) == 0 &&
+            (size_t)len > req->route->body_max)
+            return s_too_big(s, c, method, url, req);
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        if (!req->too_big && cmn_str_append(&req->body, upload, *upload_size) < 0)
-            req->too_big = true;
+        size_t n = *upload_size;
         *upload_size = 0;
+        if (req->answered)
+            return MHD_YES; /* discarding the rest of a refused body */
+        if (cmn_str_append(&req->body, upload, n) < 0)
+            return s_too_big(s, c, method, url, req);
         return MHD_YES;
     }
-    return s_route(s, c, url, method, req);
+    if (req->answered)
+        return MHD_YES;
+    req->answered = true;
+    return req->route->fn(s, c, req);
+}
+
+/* Keep the request target exactly as received (Twilio signs the query as
+ * sent); this also allocates the per-request state. */
+static void *s_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    s_req_t *req = calloc(1, sizeof(*req));
+    (void)cls;
+    (void)c;
+    if (req == NULL)
+        return NULL;
+    req->uri = strndup(uri ? uri : "", 4096);
+    return req;
 }
 
 static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -427,6 +727,7 @@ static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     if (req) {
         cmn_str_free(&req->body);
+        free(req->uri);
         free(req);
         *con_cls = NULL;
     }
@@ -452,7 +753,7 @@ static void *s_sub_loop(void *arg)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-ing_server_t *ing_server_new(cmn_daemon_t *d)
+ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
 {
     ing_server_t *s = calloc(1, sizeof(*s));
     const cmn_settings_t *cfg = &d->settings;
@@ -464,6 +765,8 @@ ing_server_t *ing_server_new(cmn_daemon_t *d)
     if (s == NULL)
         return NULL;
     s->d = d;
+    s->ch = *ch;
+    s_routes_init(s);
     pthread_mutex_init(&s->reader_lock, NULL);
     pthread_mutex_init(&s->sim_lock, NULL);
     pthread_condattr_init(&ca);
@@ -476,6 +779,10 @@ ing_server_t *ing_server_new(cmn_daemon_t *d)
                                    "Requests refused with 400");
     s->m_too_big = cmn_metrics_counter(d->metrics, "http_too_large_total", NULL,
                                        "Requests refused with 413");
+    s->m_forged = cmn_metrics_counter(d->metrics, "webhook_forged_total", NULL,
+                                      "Webhooks refused with 403 (bad or missing signature)");
+    s->m_webhooks = cmn_metrics_counter(d->metrics, "webhooks_total", NULL,
+                                        "Signed provider webhooks accepted");
     s->m_ack = cmn_metrics_histogram(d->metrics, "inbound_ack_seconds", NULL,
                                      "Time from request to acknowledgement (message stored)",
                                      NULL, 0);
@@ -511,6 +818,7 @@ ing_server_t *ing_server_new(cmn_daemon_t *d)
                                   MHD_USE_POLL,
                               0, NULL, NULL, s_access, s, MHD_OPTION_SOCK_ADDR, &addr,
                               MHD_OPTION_NOTIFY_COMPLETED, s_completed, s,
+                              MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
@@ -526,8 +834,10 @@ ing_server_t *ing_server_new(cmn_daemon_t *d)
         log_error(S_MODULE, NULL, "--port-file: cannot write '%s'", d->port_file);
         goto fail;
     }
-    log_info(S_MODULE, NULL, "listening on http://%s:%d/%s", cfg->http_addr, s->port,
-             cfg->simulator ? " (simulator at /sim/)" : "");
+    char chans[64];
+    log_info(S_MODULE, NULL, "listening on http://%s:%d/ (channels: %s; webhooks at %s)",
+             cfg->http_addr, s->port, cmn_channels_describe(ch, chans, sizeof(chans)),
+             cfg->webhook_path);
     free(url);
     return s;
 fail:

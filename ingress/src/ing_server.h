@@ -10,12 +10,13 @@
 #ifndef ING_SERVER_H
 #define ING_SERVER_H
 
+#include "common/cmn_channels.h"
 #include "common/cmn_daemon.h"
 
 typedef struct ing_server ing_server_t;
 
 /* Start listening (d borrowed). NULL on failure (logged). */
-ing_server_t *ing_server_new(cmn_daemon_t *d);
+ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch);
 int ing_server_port(const ing_server_t *s);
 /* Block until SIGTERM/SIGINT, then stop taking requests. Returns an exit code. */
 int ing_server_run(ing_server_t *s);

@@ -22,7 +22,7 @@ static const char *const s_vars[] = {
     "CIU_DATA_DIR", "DATABASE_URL", "UIC_SALT", "CIU_SIMULATOR", "LOG_LEVEL", "LOG_JSON",
     "SESSION_TIMEOUT_MINUTES", "ENABLE_QR_CODE", "CIU_SHARE_DIR", "CIU_DEFAULT_LANGUAGE",
     "CIU_FLOOD_MAX_MESSAGES", "CIU_FLOOD_WINDOW_SECONDS", "CIU_FLOOD_BLOCK_SECONDS",
-    "CIU_HTTP_ADDR", "CIU_HTTP_PORT", "CIU_PUBLIC_URL", "WEBHOOK_PATH", "CIU_MEDIA_TTL_SECONDS",
+    "CIU_HTTP_ADDR", "CIU_HTTP_PORT", "PUBLIC_BASE_URL", "WEBHOOK_PATH", "CIU_MEDIA_TTL_SECONDS",
     "CIU_CONVERSATION_ADMIN_PORT", "CIU_ENGINE_ADMIN_PORT", "CIU_DHIS2_ADMIN_PORT",
     "CIU_SENDER_ADMIN_PORT", "CIU_CONVERSATION_ENDPOINTS", "CIU_ENGINE_ENDPOINTS",
     "CIU_DHIS2_ENDPOINTS", "CIU_SENDER_ENDPOINTS", "CIU_BIND", "CIU_INGRESS_EVENTS",
@@ -113,7 +113,7 @@ static void test_defaults(void **state)
     assert_string_equal(s.http_addr, "127.0.0.1");
     assert_int_equal(s.http_port, 8000);
     assert_string_equal(s.public_url, "");
-    assert_string_equal(s.webhook_path, "/webhook");
+    assert_string_equal(s.webhook_path, "/whatsapp/webhook");
     assert_int_equal(s.media_ttl_s, 3600);
     assert_int_equal(s.admin_port_conversation, 8001);
     assert_int_equal(s.admin_port_engine, 8002);

@@ -37,6 +37,10 @@
 #define CMN_EV_DUPLICATE "ciu.duplicate"
 #define CMN_EV_MESSAGE_SENT "message.sent"
 #define CMN_EV_MESSAGE_FAILED "message.failed"
+#define CMN_EV_MESSAGE_DELIVERED "message.delivered" /* provider status callbacks */
+#define CMN_EV_MESSAGE_READ "message.read"
+#define CMN_EV_CHANNEL_PAUSED "channel.paused"   /* sender: credentials refused */
+#define CMN_EV_CHANNEL_RESUMED "channel.resumed"
 #define CMN_EV_DHIS2_PENDING "dhis2.pending" /* bridge accepted an enrolment */
 
 typedef struct {

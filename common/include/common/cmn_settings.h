@@ -31,8 +31,10 @@ typedef struct {
     /* HTTP */
     char *http_addr;         /* CIU_HTTP_ADDR */
     long http_port;          /* CIU_HTTP_PORT */
-    char *public_url;        /* CIU_PUBLIC_URL (for media links) */
+    char *public_url;        /* PUBLIC_BASE_URL | CIU_PUBLIC_URL (signatures, media links) */
     char *webhook_path;      /* WEBHOOK_PATH */
+    bool trust_proxy;        /* CIU_TRUST_PROXY */
+    bool insecure_skip_signature; /* CIU_INSECURE_SKIP_SIGNATURE */
     long media_ttl_s;        /* CIU_MEDIA_TTL_SECONDS */
     long admin_port_conversation; /* CIU_CONVERSATION_ADMIN_PORT */
     long admin_port_engine;       /* CIU_ENGINE_ADMIN_PORT */
@@ -59,6 +61,13 @@ typedef struct {
     char *meta_phone_number_id;   /* META_PHONE_NUMBER_ID */
     char *meta_verify_token;      /* META_VERIFY_TOKEN | META_WEBHOOK_VERIFY_TOKEN (secret) */
     char *meta_app_secret;        /* META_APP_SECRET (secret) */
+    char *twilio_api_base;        /* TWILIO_API_BASE_URL */
+    char *meta_graph_base;        /* META_GRAPH_BASE_URL */
+    char *meta_api_version;       /* META_API_VERSION */
+    long meta_max_mps;            /* CIU_META_MAX_MPS */
+    long twilio_max_mps;          /* CIU_TWILIO_MAX_MPS */
+    long send_concurrency;        /* CIU_SEND_CONCURRENCY */
+    long send_lease_s;            /* CIU_SEND_LEASE_SECONDS */
     /* DHIS2 */
     char *dhis2_base_url;         /* DHIS2_BASE_URL */
     char *dhis2_username;         /* DHIS2_API_USERNAME */
