@@ -73,6 +73,22 @@ typedef struct {
     char *dhis2_username;         /* DHIS2_API_USERNAME */
     char *dhis2_password;         /* DHIS2_API_PASSWORD (secret) */
     char *dhis2_token;            /* DHIS2_API_TOKEN (secret) */
+    char *dhis2_tet;              /* DHIS2_TRACKED_ENTITY_TYPE */
+    char *dhis2_program;          /* DHIS2_PROGRAM */
+    char *dhis2_org_unit;         /* DHIS2_ORG_UNIT */
+    char *dhis2_org_unit_map;     /* DHIS2_ORG_UNIT_MAP (file) */
+    char *dhis2_ciu_attr;         /* DHIS2_CIU_ATTRIBUTE */
+    char *dhis2_gender_attr;      /* DHIS2_GENDER_ATTRIBUTE */
+    char *dhis2_gender_values;    /* DHIS2_GENDER_VALUES */
+    char *dhis2_birth_attr;       /* DHIS2_BIRTH_DIGIT_ATTRIBUTE */
+    bool dhis2_auto_merge;        /* DHIS2_AUTO_MERGE */
+    long dhis2_batch_size;        /* DHIS2_BATCH_SIZE */
+    long dhis2_concurrency;       /* DHIS2_CONCURRENCY */
+    long dhis2_timeout_s;         /* DHIS2_TIMEOUT_SECONDS */
+    long dhis2_lease_s;           /* DHIS2_LEASE_SECONDS */
+    long dhis2_retry_max_s;       /* DHIS2_RETRY_MAX_SECONDS */
+    long dhis2_breaker_failures;  /* DHIS2_BREAKER_FAILURES */
+    long dhis2_breaker_s;         /* DHIS2_BREAKER_SECONDS */
 } cmn_settings_t;
 
 /* Load from environment + ./.env. 0 or -EINVAL with *ret_err (one line, caller frees). */
