@@ -6,6 +6,7 @@
 #include <zmq.h>
 
 #include "common/cmn_bus.h"
+#include "common/cmn_hash.h"
 
 #define S_HWM 100000
 #define S_EP_MAX 512
@@ -113,14 +114,8 @@ static int s_each_endpoint(const char *list, int (*fn)(void *arg, const char *ep
 
 size_t cmn_bus_shard(const char *key, size_t n)
 {
-    uint64_t h = 14695981039346656037ULL;
-    if (n <= 1 || key == NULL)
-        return 0;
-    for (const unsigned char *c = (const unsigned char *)key; *c; c++) {
-        h ^= *c;
-        h *= 1099511628211ULL;
-    }
-    return (size_t)(h % n);
+    /* The same as the scans' `shard % count = index` (cmn_hash.h). */
+    return cmn_shard_replica(key, n);
 }
 
 struct s_push_ctx {

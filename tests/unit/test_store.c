@@ -6,162 +6,38 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
 
 #include "common/cmn_embed.h"
+#include "common/cmn_hash.h"
 #include "common/cmn_store.h"
+#include "test_db.h"
 
 extern const struct ciu_embedded cmn_migrations_files[];
 extern const size_t cmn_migrations_count;
 
-typedef struct {
-    cmn_store_kind_t kind;
-    char admin_url[512]; /* PostgreSQL: the ciu_test database */
-    char tmpdir[256];    /* SQLite: one folder for the group */
-    char dbname[64];     /* PostgreSQL: this case's database */
-    char url[768];       /* this case's database */
-    int seq;
-} group_t;
+typedef tdb_group_t group_t;
 
 static const char s_create_t[] = "CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, note TEXT)";
 
 /* ---------------------------------------------------------------- fixture */
 
-static int s_pg_admin(const char *admin_url, const char *sql)
-{
-    PGconn *c = PQconnectdb(admin_url);
-    PGresult *res;
-    int ok;
-
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "admin connect: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return -1;
-    }
-    res = PQexec(c, sql);
-    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        fprintf(stderr, "admin %s: %s", sql, PQerrorMessage(c));
-    PQclear(res);
-    PQfinish(c);
-    return ok ? 0 : -1;
-}
-
-static int group_setup_sqlite(void **state)
-{
-    group_t *g = calloc(1, sizeof(*g));
-
-    if (!g)
-        return -1;
-    g->kind = CMN_STORE_SQLITE;
-    snprintf(g->tmpdir, sizeof(g->tmpdir), "/tmp/test_store_XXXXXX");
-    if (!mkdtemp(g->tmpdir)) {
-        free(g);
-        return -1;
-    }
-    *state = g;
-    return 0;
-}
-
-static int group_setup_pg(void **state)
-{
-    const char *file = getenv("CIU_TEST_PG_URL_FILE");
-    group_t *g;
-    FILE *f;
-    size_t n;
-
-    if (!file || !*file) {
-        fprintf(stderr, "CIU_TEST_PG_URL_FILE is not set: run through ctest (pg fixture)\n");
-        return -1;
-    }
-    g = calloc(1, sizeof(*g));
-    if (!g)
-        return -1;
-    g->kind = CMN_STORE_POSTGRES;
-    f = fopen(file, "r");
-    if (!f) {
-        fprintf(stderr, "cannot read %s: %s\n", file, strerror(errno));
-        free(g);
-        return -1;
-    }
-    n = fread(g->admin_url, 1, sizeof(g->admin_url) - 1, f);
-    fclose(f);
-    g->admin_url[n] = '\0';
-    g->admin_url[strcspn(g->admin_url, "\r\n")] = '\0';
-    if (!strrchr(g->admin_url, '/')) {
-        free(g);
-        return -1;
-    }
-    *state = g;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    group_t *g = *state;
-
-    if (g && g->kind == CMN_STORE_SQLITE)
-        rmdir(g->tmpdir);
-    free(g);
-    return 0;
-}
-
-/* A fresh database per case. */
-static int case_setup(void **state)
-{
-    group_t *g = *state;
-    char sql[256];
-
-    g->seq++;
-    if (g->kind == CMN_STORE_SQLITE) {
-        snprintf(g->url, sizeof(g->url), "%s/case%d.db", g->tmpdir, g->seq);
-        return 0;
-    }
-    snprintf(g->dbname, sizeof(g->dbname), "ciu_store_%ld_%d", (long)getpid(), g->seq);
-    snprintf(g->url, sizeof(g->url), "%.*s/%s", (int)(strrchr(g->admin_url, '/') - g->admin_url),
-             g->admin_url, g->dbname);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", g->dbname);
-    if (s_pg_admin(g->admin_url, sql) < 0)
-        return -1;
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", g->dbname);
-    return s_pg_admin(g->admin_url, sql);
-}
-
-static int case_teardown(void **state)
-{
-    group_t *g = *state;
-    char path[800];
-
-    if (g->kind == CMN_STORE_SQLITE) {
-        static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-
-        for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-            snprintf(path, sizeof(path), "%s%s", g->url, sfx[i]);
-            unlink(path);
-        }
-        return 0;
-    }
-    snprintf(path, sizeof(path), "DROP DATABASE IF EXISTS %s WITH (FORCE)", g->dbname);
-    return s_pg_admin(g->admin_url, path);
-}
-
 static cmn_store_t *s_open(group_t *g)
 {
-    cmn_store_t *st = NULL;
-    char err[256];
-    int r = cmn_store_open(g->url, &st, err, sizeof(err));
+    cmn_store_t *st = tdb_open(g);
 
-    if (r < 0)
-        fail_msg("open %s: %d %s", g->url, r, err);
+    assert_non_null(st);
     assert_int_equal(cmn_store_kind(st), g->kind);
     return st;
 }
@@ -717,7 +593,161 @@ static void test_pg_reconnect(void **state)
     cmn_store_destroy(&st);
 }
 
-#define CASE(f) cmocka_unit_test_setup_teardown(f, case_setup, case_teardown)
+/* Issue 6, item 5 (scans filter by shard): migration 004 adds the `shard` column
+ * and fills it for the rows already stored, with the same FNV-1a bucket the
+ * daemons compute (cmn_shard_bucket). */
+static void test_migrate_fills_shards(void **state)
+{
+    group_t *g = *state;
+    cmn_store_t *st = s_open(g);
+    cmn_rows_t *rows = NULL;
+    size_t k = 0;
+    char user[32], id[32];
+
+    while (k < cmn_migrations_count && strcmp(cmn_migrations_files[k].name, "004_ownership.sql"))
+        k++;
+    assert_true(k < cmn_migrations_count);
+    assert_int_equal(cmn_store_migrate_files(st, cmn_migrations_files, k), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(user, sizeof(user), "user-%d", i);
+        snprintf(id, sizeof(id), "m%d", i);
+        cmn_param_t p[] = {P_TEXT(id), P_TEXT(user)};
+        assert_int_equal(cmn_store_exec(st,
+                                        "INSERT INTO inbox (msg_id, channel, user_key, kind, "
+                                        "received_ms, trace) VALUES ($1, 'sim', $2, 'text', 1, $1)",
+                                        p, 2, NULL),
+                         0);
+        assert_int_equal(cmn_store_exec(st,
+                                        "INSERT INTO ciu_requests (req_id, user_key, channel, lang, "
+                                        "created_ms, trace) VALUES ($1, $2, 'sim', 'fr', 1, $1)",
+                                        p, 2, NULL),
+                         0);
+    }
+    assert_int_equal(cmn_store_migrate(st), 0);
+    static const char *const queries[] = {"SELECT user_key, shard FROM inbox",
+                                          "SELECT user_key, shard FROM ciu_requests"};
+    for (size_t q = 0; q < 2; q++) {
+        assert_int_equal(cmn_store_query(st, queries[q], NULL, 0, &rows), 0);
+        assert_int_equal(cmn_rows_count(rows), 20);
+        for (int i = 0; i < cmn_rows_count(rows); i++)
+            assert_int_equal(cmn_rows_int(rows, i, 1, -1),
+                             cmn_shard_bucket(cmn_rows_get(rows, i, 0)));
+        cmn_rows_destroy(&rows);
+    }
+    cmn_store_destroy(&st);
+}
+
+/* Issue 6: a PostgreSQL server that stops answering (its backend paused
+ * with SIGSTOP: the kernel still acknowledges every packet, so neither TCP
+ * keepalives nor tcp_user_timeout notice) fails a call within the client's
+ * deadline instead of hanging; the next call reconnects. A watchdog
+ * resumes the backend after S_PAUSE_MAX_MS whatever happens, so a hanging
+ * call fails the time check instead of freezing the shared server. */
+#define S_PAUSE_TIMEOUT_MS 1000
+#define S_PAUSE_MAX_MS 8000
+
+typedef struct {
+    pid_t pid;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool resumed;
+} s_watchdog_t;
+
+static void *s_watchdog(void *arg)
+{
+    s_watchdog_t *w = arg;
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += S_PAUSE_MAX_MS / 1000;
+    pthread_mutex_lock(&w->lock);
+    while (!w->resumed && pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+        ;
+    w->resumed = true;
+    pthread_mutex_unlock(&w->lock);
+    kill(w->pid, SIGCONT);
+    return NULL;
+}
+
+static int64_t s_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run `sql` (inside a transaction when in_tx) while the backend is paused.
+ * Returns the call's result; *ret_ms: how long it took. */
+static int s_call_paused(cmn_store_t *st, pid_t pid, bool in_tx, int64_t *ret_ms)
+{
+    s_watchdog_t w = {.pid = pid, .lock = PTHREAD_MUTEX_INITIALIZER,
+                      .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    int64_t t0;
+    int r;
+
+    if (in_tx)
+        assert_int_equal(cmn_store_begin(st), 0);
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    assert_int_equal(pthread_create(&th, NULL, s_watchdog, &w), 0);
+    t0 = s_mono_ms();
+    r = cmn_store_exec(st, "SELECT 1", NULL, 0, NULL);
+    *ret_ms = s_mono_ms() - t0;
+    pthread_mutex_lock(&w.lock);
+    w.resumed = true;
+    pthread_cond_signal(&w.cond);
+    pthread_mutex_unlock(&w.lock);
+    pthread_join(th, NULL);
+    if (in_tx)
+        assert_int_equal(cmn_store_rollback(st), 0);
+    return r;
+}
+
+static pid_t s_backend_pid(cmn_store_t *st)
+{
+    cmn_rows_t *rows = NULL;
+    pid_t pid;
+
+    assert_int_equal(cmn_store_query(st, "SELECT pg_backend_pid()", NULL, 0, &rows), 0);
+    pid = (pid_t)cmn_rows_int(rows, 0, 0, 0);
+    cmn_rows_destroy(&rows);
+    assert_true(pid > 0);
+    return pid;
+}
+
+static void test_pg_server_paused(void **state)
+{
+    group_t *g = *state;
+    cmn_store_t *st;
+    cmn_rows_t *rows = NULL;
+    int64_t ms;
+
+    if (g->kind != CMN_STORE_POSTGRES)
+        skip();
+    st = s_open(g);
+    /* Every connection ends statements on the server side too. */
+    assert_int_equal(cmn_store_query(st, "SHOW statement_timeout", NULL, 0, &rows), 0);
+    assert_string_equal(cmn_rows_get(rows, 0, 0), "30s");
+    cmn_rows_destroy(&rows);
+    assert_int_equal(cmn_store_set_timeout(st, 0), -EINVAL);
+    assert_int_equal(cmn_store_set_timeout(st, S_PAUSE_TIMEOUT_MS), 0);
+
+    /* Outside a transaction. */
+    assert_int_equal(s_call_paused(st, s_backend_pid(st), false, &ms), -EIO);
+    assert_true(ms < S_PAUSE_MAX_MS - 2000);
+    assert_non_null(strstr(cmn_store_errmsg(st), "did not answer"));
+    assert_int_equal(cmn_store_exec(st, "SELECT 1", NULL, 0, NULL), 0); /* reconnected */
+
+    /* Inside a transaction: the error surfaces, rollback and ping recover. */
+    assert_int_equal(s_call_paused(st, s_backend_pid(st), true, &ms), -EIO);
+    assert_true(ms < S_PAUSE_MAX_MS - 2000);
+    assert_int_equal(cmn_store_ping(st), 0);
+    assert_int_equal(cmn_store_exec(st, "SELECT 1", NULL, 0, NULL), 0);
+    cmn_store_destroy(&st);
+}
+
+#define CASE(f) cmocka_unit_test_setup_teardown(f, tdb_case_setup, tdb_case_teardown)
 
 int main(void)
 {
@@ -736,12 +766,15 @@ int main(void)
         CASE(test_open_errors),
         CASE(test_backend_settings),
         CASE(test_pg_reconnect),
+        CASE(test_pg_server_paused),
+        CASE(test_migrate_fills_shards),
         cmocka_unit_test(test_url_redact),
     };
     int failed = 0;
 
     failed +=
-        cmocka_run_group_tests_name("store_sqlite", cases, group_setup_sqlite, group_teardown);
-    failed += cmocka_run_group_tests_name("store_postgres", cases, group_setup_pg, group_teardown);
+        cmocka_run_group_tests_name("store_sqlite", cases, tdb_group_sqlite, tdb_group_teardown);
+    failed +=
+        cmocka_run_group_tests_name("store_postgres", cases, tdb_group_pg, tdb_group_teardown);
     return failed ? 1 : 0;
 }

@@ -33,7 +33,8 @@ void cmn_push_destroy(cmn_push_t **p);
  * 0, -EAGAIN (queue full: dropped), -EIO. */
 int cmn_push_send(cmn_push_t *p, const cmn_msg_t *m);
 size_t cmn_push_replicas(const cmn_push_t *p);
-/* The replica index of a key among n (FNV-1a). Same on every daemon. */
+/* The replica index of a key among n: cmn_shard_replica (cmn_hash.h), the
+ * same on every daemon and in the scans. */
 size_t cmn_bus_shard(const char *key, size_t n);
 
 /* Bind this replica's PULL. NULL on error (errno). */

@@ -8,6 +8,8 @@
  * per handle. A handle is not thread-safe: one per thread, or a lock.
  *
  * SQLite: WAL, synchronous=FULL, busy_timeout, secure_delete=ON, foreign keys.
+ * PostgreSQL: no call waits forever (TCP keepalives, tcp_user_timeout, a
+ * server statement_timeout and a client-side deadline on every call).
  * Migrations live in db/migrations/NNN_name.sql, are embedded at build time
  * and applied in order in one transaction each; tokens {{ID}} (auto primary
  * key) and {{BLOB}} are replaced per backend.
@@ -58,6 +60,11 @@ int cmn_store_url_redact(const char *url, char *out, size_t outlen);
 int cmn_store_schema_version(cmn_store_t *st, int *ret_version);
 /* Cheap round trip; reconnects PostgreSQL if the connection dropped. 0 or -EIO. */
 int cmn_store_ping(cmn_store_t *st);
+/* PostgreSQL: the longest one call waits for the server (default 35 s, a
+ * little longer than the server's statement_timeout of 30 s). Past it the
+ * call returns -EIO and the connection is made again before the next call.
+ * SQLite: no effect (the busy timeout bounds lock waits). 0 or -EINVAL. */
+int cmn_store_set_timeout(cmn_store_t *st, long timeout_ms);
 
 /* SQLite: checkpoint the WAL into the database file and truncate it (so
  * deleted data does not linger in old WAL frames). 0, -EBUSY (readers

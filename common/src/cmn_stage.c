@@ -1,0 +1,74 @@
+/* cmn_stage: shared stage runner helpers. See cmn_stage.h. */
+#include <errno.h>
+#include <string.h>
+
+#include "common/cmn_stage.h"
+
+int cmn_stage_scan(cmn_store_t *st, const cmn_scan_t *scan, size_t index, size_t count,
+                   cmn_keyset_t *keys, cmn_stage_fn fn, void *arg)
+{
+    cmn_param_t p[3 + CMN_STAGE_EXTRA_MAX];
+    cmn_rows_t *rows = NULL;
+    int n, r;
+
+    if (st == NULL || scan == NULL || scan->sql == NULL || keys == NULL || fn == NULL ||
+        count == 0 || index >= count || scan->nextra < 0 || scan->nextra > CMN_STAGE_EXTRA_MAX ||
+        (scan->nextra > 0 && scan->extra == NULL))
+        return -EINVAL;
+    p[0] = P_INT(count);
+    p[1] = P_INT(index);
+    p[2] = P_INT(scan->limit ? scan->limit : CMN_STAGE_SCAN_LIMIT);
+    for (int i = 0; i < scan->nextra; i++)
+        p[3 + i] = scan->extra[i];
+    r = cmn_store_query(st, scan->sql, p, 3 + scan->nextra, &rows);
+    if (r < 0)
+        return r;
+    n = cmn_rows_count(rows);
+    cmn_keyset_clear(keys);
+    for (int i = 0; i < n && r >= 0; i++) {
+        cmn_keyset_add(keys, cmn_rows_get(rows, i, 0));
+        if (cmn_keyset_full(keys) || i + 1 == n) {
+            if (cmn_keyset_count(keys) > 0)
+                r = fn(arg, keys);
+            cmn_keyset_clear(keys);
+        }
+    }
+    cmn_rows_destroy(&rows);
+    return r < 0 ? r : n;
+}
+
+int cmn_stage_batch(const cmn_msg_t *msgs, size_t n, const char *type, cmn_keyset_t *keys,
+                    cmn_stage_fn fn, void *arg)
+{
+    cmn_keyset_clear(keys);
+    if (cmn_keyset_add_msgs(keys, msgs, n, type) == 0)
+        return 0;
+    return fn(arg, keys);
+}
+
+typedef struct {
+    cmn_announce_t *a;
+    int (*fn)(void *arg, cmn_store_t *st);
+    void *arg;
+} s_attempt_t;
+
+static int s_attempt(void *arg, cmn_store_t *st)
+{
+    s_attempt_t *t = arg;
+
+    cmn_announce_clear(t->a);
+    return t->fn(t->arg, st);
+}
+
+int cmn_stage_tx(cmn_daemon_t *d, cmn_announce_t *a, int (*fn)(void *arg, cmn_store_t *st),
+                 void *arg)
+{
+    s_attempt_t t = {a, fn, arg};
+    int r = cmn_daemon_tx(d, s_attempt, &t);
+
+    if (r < 0)
+        cmn_announce_clear(a);
+    else
+        cmn_announce_flush(a);
+    return r;
+}
