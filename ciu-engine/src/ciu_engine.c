@@ -184,7 +184,7 @@ static int s_register(ciu_engine_t *e, cmn_store_t *st, s_done_t *dn, const char
 static int s_queue_reply(cmn_store_t *st, s_done_t *dn, const char *to, const char *body,
                          const char *media, int64_t now)
 {
-    cmn_reply_t reply = {dn->channel, dn->user, to, body, media, dn->trace};
+    cmn_reply_t reply = {dn->channel, dn->user, to, body, media, dn->trace, NULL};
     return cmn_outbox_queue(st, &reply, now, &dn->outbox_row);
 }
 

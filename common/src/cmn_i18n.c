@@ -21,7 +21,8 @@
     X(language_invalid, "") X(cancelled, "") X(expired, "minutes") X(text_only, "")    \
     X(too_long, "") X(wait_ciu, "") X(flood_warning, "minutes") X(ciu_issued, "ciu")   \
     X(ciu_existing, "ciu") X(code_again, "ciu") X(code_none, "") X(qr_caption, "ciu")  \
-    X(error_internal, "") X(gender_1, "") X(gender_2, "") X(gender_3, "") X(gender_4, "")
+    X(error_internal, "") X(gender_1, "") X(gender_2, "") X(gender_3, "") X(gender_4, "")     \
+    X(ui_choose, "") X(ui_yes, "") X(ui_no, "")
 
 #define S_KEY_NAME(k, v) #k,
 #define S_KEY_VARS(k, v) v,

@@ -108,7 +108,20 @@ static int s_save_session(cmn_store_t *st, const char *user, const conv_session_
 static int s_queue_reply(cmn_store_t *st, s_user_t *u, const char *to, const char *body,
                          const char *trace, int64_t now)
 {
-    cmn_reply_t reply = {u->channel, u->user, to, body, NULL, trace};
+    cmn_reply_t reply = {u->channel, u->user, to, body, NULL, trace, NULL};
+    return cmn_outbox_queue(st, &reply, now, &u->last_outbox);
+}
+
+/* A reply that channels with buttons (Meta) show as a list or buttons:
+ * the gender question, the confirmation. */
+static int s_queue_choice(cmn_store_t *st, s_user_t *u, const char *to, const char *body,
+                          const char *trace, int64_t now, const conv_session_t *next)
+{
+    char ui[24] = "";
+    if (next->step == CONV_STEP_GENDER || next->step == CONV_STEP_CONFIRM)
+        snprintf(ui, sizeof(ui), "%s:%s", next->step == CONV_STEP_GENDER ? "gender" : "confirm",
+                 next->lang[0] ? next->lang : "fr");
+    cmn_reply_t reply = {u->channel, u->user, to, body, NULL, trace, ui[0] ? ui : NULL};
     return cmn_outbox_queue(st, &reply, now, &u->last_outbox);
 }
 
@@ -212,7 +225,10 @@ static int s_handle(conv_server_t *s, cmn_store_t *st, s_user_t *u, cmn_rows_t *
         cmn_str_free(&txt);
     }
     for (int k = 0; k < res.nreplies && r == 0; k++)
-        r = s_queue_reply(st, u, to, cmn_str_cstr(&res.replies[k]), trace, now);
+        r = k + 1 == res.nreplies
+                ? s_queue_choice(st, u, to, cmn_str_cstr(&res.replies[k]), trace, now,
+                                 &res.session)
+                : s_queue_reply(st, u, to, cmn_str_cstr(&res.replies[k]), trace, now);
     if (r == 0 && res.request_ciu)
         r = s_request_ciu(st, u, to, &res.session, trace, now);
     if (r == 0) {

@@ -1,193 +1,891 @@
-/* snd_sender: per-person ordered delivery from the outbox. */
+/* snd_sender: claim -> call -> record, in order per person.
+ *
+ * For each person with replies due, one short transaction claims the oldest
+ * unfinished reply (status 3 with a lease) if nothing of theirs is in
+ * flight and it is due; the provider is called with libcurl multi outside
+ * any transaction (many people at once, one call per person); the outcome is
+ * recorded in a second short transaction, and only then is that person's
+ * next reply claimed. A reply waiting for its retry holds back that person's
+ * later replies, never anybody else's. The simulator channel has no network
+ * call: its replies go to the mailbox table inside the claim transaction.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/cmn_channels.h"
+#include "common/cmn_http.h"
+#include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
+#include "common/cmn_ratelimit.h"
+#include "snd_provider.h"
 #include "snd_sender.h"
 
 #define S_MODULE "sender"
 #define S_SCAN_LIMIT 1000
+#define S_USERS_MAX 4096       /* people waiting to be pumped (more: found by the scan) */
+#define S_RESP_MAX (64 * 1024) /* provider answers are small */
+#define S_MEDIA_MAX (5 * 1024 * 1024)
+#define S_CALL_TIMEOUT_MS 15000L
+#define S_PEER_WAIT_MS 6000 /* Meta pair rate: >= 6 s for that recipient */
 
-typedef struct {
+enum { S_PENDING = 0, S_SENT = 1, S_FAILED = 2, S_INFLIGHT = 3 };
+enum { S_CH_TWILIO = 0, S_CH_META = 1, S_NCH = 2 };
+
+typedef struct s_call s_call_t;
+
+struct s_call {
+    snd_sender_t *s;
     int64_t row;
+    int ch;
     char user[CMN_HEX256_LEN];
     char trace[CMN_ID_LEN];
-    char channel[16];
-    bool failed;
-} s_sent_t;
+    char token[130];   /* media token of the QR image, "" if none */
+    char media_id[64]; /* Meta media id once uploaded */
+    char *to, *body, *media_url, *ui, *media_path;
+    int attempts;
+    int64_t created_ms;
+    bool upload; /* this call uploads the image (Meta), the send follows */
+    bool probe;  /* the call that tests a paused channel's credentials */
+    snd_result_t res;
+    s_call_t *next;
+};
+
+typedef struct {
+    char user[CMN_HEX256_LEN];
+    int64_t due_ms;
+} s_deferred_t;
+
+typedef struct {
+    bool on;
+    const char *name;
+    cmn_ratelimit_t rl;
+    bool paused;
+    int64_t probe_ms; /* paused: when the next probe may go */
+    bool probing;
+} s_channel_t;
 
 struct snd_sender {
     cmn_daemon_t *d;
+    cmn_channels_t chans;
+    cmn_i18n_t *texts;
+    cmn_http_t *http;
     cmn_pull_t *pull;
     cmn_pub_t *pub;
     size_t shard, shards;
-    /* the batch being processed */
+    s_channel_t ch[S_NCH];
+    /* people to look at: from wake-ups, finished calls, timers */
     char (*users)[CMN_HEX256_LEN];
     size_t nusers;
-    s_sent_t *sent;
-    size_t nsent, maxsent;
+    /* people whose next reply may not go yet (retry time, rate, lease) */
+    s_deferred_t *deferred;
+    size_t ndeferred;
+    int64_t timer_ms; /* the earliest deferred person is due then (0: none) */
+    s_call_t *finished; /* calls whose outcome awaits recording */
+    s_call_t *to_start; /* claimed in the last transaction, not started yet */
+    size_t inflight;
+    int64_t probe_interval_ms;
     cmn_counter_t *m_sent;
     cmn_counter_t *m_failed;
+    cmn_counter_t *m_retries;
+    cmn_counter_t *m_resends;
+    cmn_counter_t *m_ratelimited;
+    cmn_counter_t *m_uploads;
+    cmn_gauge_t *m_paused[S_NCH];
     cmn_histogram_t *m_delay;
+    cmn_histogram_t *m_call;
 };
 
-/* Hand one row to its channel, inside the caller's transaction. */
-static int s_deliver(snd_sender_t *s, cmn_store_t *st, cmn_rows_t *rows, int i, int64_t now,
-                     bool *ret_failed)
+static void s_call_free(s_call_t *c)
 {
-    const char *channel = cmn_rows_get(rows, i, 1);
-    int64_t row = cmn_rows_int(rows, i, 0, 0);
-    int r;
-
-    if (strcmp(channel, "sim") == 0) {
-        cmn_param_t p[] = {P_TEXT(cmn_rows_get(rows, i, 2)), P_INT(row),
-                           P_TEXT(cmn_rows_get(rows, i, 3)), P_TEXT(cmn_rows_get(rows, i, 4)),
-                           P_INT(now)};
-        r = cmn_store_exec(st, "INSERT INTO sim_messages (user_key, outbox_id, body, media_url, "
-                               "created_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (outbox_id) "
-                               "DO NOTHING",
-                           p, 5, NULL);
-        if (r < 0)
-            return r;
-        cmn_param_t u[] = {P_INT(now), P_INT(row)};
-        *ret_failed = false;
-        return cmn_store_exec(st, "UPDATE outbox SET status = 1, sent_ms = $1, attempts = "
-                                  "attempts + 1, to_addr = NULL WHERE id = $2",
-                              u, 2, NULL);
-    }
-    /* No provider for this channel in this build: dead-letter, never retry. */
-    cmn_param_t u[] = {P_INT(now), P_TEXT("channel not available in this deployment"),
-                       P_INT(row)};
-    *ret_failed = true;
-    (void)s;
-    return cmn_store_exec(st, "UPDATE outbox SET status = 2, attempts = attempts + 1, "
-                              "next_ms = $1, last_error = $2 WHERE id = $3",
-                          u, 3, NULL);
+    if (c == NULL)
+        return;
+    free(c->to);
+    free(c->body);
+    free(c->media_url);
+    free(c->ui);
+    free(c->media_path);
+    free(c);
 }
 
-static int s_tx_users(void *arg, cmn_store_t *st)
+static void s_free_list(s_call_t **head)
 {
-    snd_sender_t *s = arg;
-    int64_t now = cmn_now_ms();
-
-    s->nsent = 0;
-    for (size_t u = 0; u < s->nusers; u++) {
-        cmn_rows_t *rows = NULL;
-        cmn_param_t p[] = {P_TEXT(s->users[u]), P_INT(now)};
-        int r = cmn_store_query(st, "SELECT id, channel, user_key, body, media_url, trace, "
-                                    "created_ms FROM outbox WHERE user_key = $1 AND status = 0 "
-                                    "AND next_ms <= $2 ORDER BY id",
-                                p, 2, &rows);
-        if (r < 0)
-            return r;
-        for (int i = 0; i < cmn_rows_count(rows); i++) {
-            bool failed = false;
-            r = s_deliver(s, st, rows, i, now, &failed);
-            if (r < 0) {
-                cmn_rows_destroy(&rows);
-                return r;
-            }
-            if (s->nsent < s->maxsent) {
-                s_sent_t *x = &s->sent[s->nsent++];
-                x->row = cmn_rows_int(rows, i, 0, 0);
-                x->failed = failed;
-                cmn_strlcpy(x->user, s->users[u], sizeof(x->user));
-                cmn_strlcpy(x->trace, cmn_rows_get(rows, i, 5), sizeof(x->trace));
-                cmn_strlcpy(x->channel, cmn_rows_get(rows, i, 1), sizeof(x->channel));
-            }
-            cmn_histogram_observe(s->m_delay,
-                                  (double)(now - cmn_rows_int(rows, i, 6, now)) / 1000.0);
-        }
-        cmn_rows_destroy(&rows);
+    while (*head) {
+        s_call_t *c = *head;
+        *head = c->next;
+        s_call_free(c);
     }
-    return 0;
 }
 
-static int s_process(snd_sender_t *s)
-{
-    int r = cmn_daemon_tx(s->d, s_tx_users, s);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; i < s->nsent; i++) {
-        const s_sent_t *x = &s->sent[i];
-        cmn_msg_t ev;
-        cmn_msg_init(&ev, x->failed ? CMN_EV_MESSAGE_FAILED : CMN_EV_MESSAGE_SENT, x->trace);
-        cmn_strlcpy(ev.user, x->user, sizeof(ev.user));
-        cmn_strlcpy(ev.channel, x->channel, sizeof(ev.channel));
-        if (x->failed)
-            cmn_strlcpy(ev.detail, "channel_unavailable", sizeof(ev.detail));
-        ev.row = x->row;
-        cmn_pub_send(s->pub, &ev);
-        cmn_counter_add(x->failed ? s->m_failed : s->m_sent, 1);
-        if (x->failed)
-            log_warn(S_MODULE, x->trace, "reply %lld not delivered: channel %s not available",
-                     (long long)x->row, x->channel);
-        else
-            log_debug(S_MODULE, x->trace, "reply %lld delivered (%s)", (long long)x->row,
-                      x->channel);
-    }
-    return 0;
-}
-
-/* Add a user to the batch once (small batches: a linear check is enough). */
 static void s_add_user(snd_sender_t *s, const char *user)
 {
     for (size_t i = 0; i < s->nusers; i++)
         if (strcmp(s->users[i], user) == 0)
             return;
-    cmn_strlcpy(s->users[s->nusers++], user, CMN_HEX256_LEN);
+    if (s->nusers < S_USERS_MAX)
+        cmn_strlcpy(s->users[s->nusers++], user, CMN_HEX256_LEN);
 }
+
+static void s_defer(snd_sender_t *s, const char *user, int64_t due_ms)
+{
+    size_t i;
+    for (i = 0; i < s->ndeferred; i++)
+        if (strcmp(s->deferred[i].user, user) == 0)
+            break;
+    if (i == s->ndeferred) {
+        if (s->ndeferred == S_USERS_MAX)
+            return; /* the periodic scan finds this person again */
+        cmn_strlcpy(s->deferred[s->ndeferred].user, user, CMN_HEX256_LEN);
+        s->deferred[s->ndeferred++].due_ms = due_ms;
+    } else if (due_ms < s->deferred[i].due_ms) {
+        s->deferred[i].due_ms = due_ms;
+    }
+    if (s->timer_ms == 0 || due_ms < s->timer_ms)
+        s->timer_ms = due_ms;
+}
+
+/* Move the deferred people who are due to the list to look at. */
+static void s_wake_due(snd_sender_t *s, int64_t now)
+{
+    int64_t next = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        if (s->deferred[i].due_ms <= now) {
+            s_add_user(s, s->deferred[i].user);
+            continue;
+        }
+        if (next == 0 || s->deferred[i].due_ms < next)
+            next = s->deferred[i].due_ms;
+        s->deferred[k++] = s->deferred[i];
+    }
+    s->ndeferred = k;
+    s->timer_ms = next;
+}
+
+static int s_channel_index(const char *name)
+{
+    return strcmp(name, "twilio") == 0 ? S_CH_TWILIO : strcmp(name, "meta") == 0 ? S_CH_META : -1;
+}
+
+static double s_rnd(void)
+{
+    unsigned int x = 0;
+    cmn_random_bytes(&x, sizeof(x));
+    return (double)x / 4294967295.0;
+}
+
+/* ---- the simulator: delivered inside the claim transaction -------------- */
+
+static int s_deliver_sim(snd_sender_t *s, cmn_store_t *st, const char *user, int64_t now)
+{
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_TEXT(user)};
+    int r = cmn_store_query(st, "SELECT id, body, media_url, trace, created_ms FROM outbox WHERE "
+                                "user_key = $1 AND status = 0 AND channel = 'sim' ORDER BY id",
+                            p, 1, &rows);
+    for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
+        int64_t row = cmn_rows_int(rows, i, 0, 0);
+        cmn_param_t q[] = {P_TEXT(user), P_INT(row), P_TEXT(cmn_rows_get(rows, i, 1)),
+                           P_TEXT(cmn_rows_get(rows, i, 2)), P_INT(now)};
+        r = cmn_store_exec(st, "INSERT INTO sim_messages (user_key, outbox_id, body, media_url, "
+                               "created_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (outbox_id) "
+                               "DO NOTHING",
+                           q, 5, NULL);
+        if (r < 0)
+            break;
+        cmn_param_t u[] = {P_INT(now), P_INT(row)};
+        r = cmn_store_exec(st, "UPDATE outbox SET status = 1, sent_ms = $1, attempts = attempts "
+                               "+ 1, to_addr = NULL WHERE id = $2 AND status = 0",
+                           u, 2, NULL);
+        if (r < 0)
+            break;
+        /* the event goes out after commit through a finished call record */
+        s_call_t *c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            r = -ENOMEM;
+            break;
+        }
+        c->s = s;
+        c->row = row;
+        c->ch = -1;
+        cmn_strlcpy(c->user, user, sizeof(c->user));
+        cmn_strlcpy(c->trace, cmn_rows_get(rows, i, 3), sizeof(c->trace));
+        c->res.outcome = SND_OK;
+        c->created_ms = cmn_rows_int(rows, i, 4, now);
+        c->next = s->finished;
+        s->finished = c;
+    }
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
+/* ---- claim -------------------------------------------------------------- */
+
+/* The media token in ".../media/qr/<token>.png". */
+static void s_media_token(const char *url, char out[130])
+{
+    const char *slash = url ? strrchr(url, '/') : NULL;
+    const char *dot = slash ? strrchr(slash, '.') : NULL;
+    out[0] = '\0';
+    if (slash && dot && dot - slash - 1 > 0 && dot - slash - 1 < 129)
+        snprintf(out, 130, "%.*s", (int)(dot - slash - 1), slash + 1);
+}
+
+static char *s_dup(const char *v) { return v ? strdup(v) : NULL; }
+
+/* Fill a call from the head row (columns of s_claim_user's SELECT). */
+static int s_call_new(snd_sender_t *s, cmn_store_t *st, cmn_rows_t *rows, int ch,
+                      const char *user, s_call_t **ret)
+{
+    s_call_t *c = calloc(1, sizeof(*c));
+    const char *media = cmn_rows_get(rows, 0, 5);
+    if (c == NULL)
+        return -ENOMEM;
+    c->s = s;
+    c->row = cmn_rows_int(rows, 0, 0, 0);
+    c->ch = ch;
+    c->attempts = (int)cmn_rows_int(rows, 0, 8, 0) + 1;
+    c->created_ms = cmn_rows_int(rows, 0, 11, 0);
+    cmn_strlcpy(c->user, user, sizeof(c->user));
+    cmn_strlcpy(c->trace, cmn_rows_get(rows, 0, 7), sizeof(c->trace));
+    c->to = s_dup(cmn_rows_get(rows, 0, 3));
+    c->body = s_dup(cmn_rows_get(rows, 0, 4));
+    c->ui = s_dup(cmn_rows_get(rows, 0, 6));
+    if (c->to == NULL || c->body == NULL) {
+        s_call_free(c);
+        return -EINVAL;
+    }
+    if (media && *media) {
+        s_media_token(media, c->token);
+        if (ch == S_CH_TWILIO) {
+            cmn_str_t u = CMN_STR_INIT(4096);
+            if (strncmp(media, "http", 4) != 0)
+                cmn_str_appends(&u, s->chans.public_url);
+            cmn_str_appends(&u, media);
+            c->media_url = cmn_str_steal(&u);
+        } else if (c->token[0]) {
+            cmn_rows_t *m = NULL;
+            cmn_param_t p[] = {P_TEXT("meta"), P_TEXT(c->token)};
+            int r = cmn_store_query(st, "SELECT media_id FROM channel_media WHERE channel = $1 "
+                                        "AND token = $2",
+                                    p, 2, &m);
+            if (r == 0 && cmn_rows_count(m) == 1) {
+                cmn_strlcpy(c->media_id, cmn_rows_get(m, 0, 0), sizeof(c->media_id));
+            } else if (r == 0) {
+                cmn_rows_destroy(&m);
+                cmn_param_t q[] = {P_TEXT(c->token)};
+                r = cmn_store_query(st, "SELECT path FROM media WHERE token = $1", q, 1, &m);
+                if (r == 0 && cmn_rows_count(m) == 1) {
+                    c->media_path = s_dup(cmn_rows_get(m, 0, 0));
+                    c->upload = c->media_path != NULL;
+                }
+            }
+            cmn_rows_destroy(&m);
+            if (r < 0) {
+                s_call_free(c);
+                return r;
+            }
+        }
+    }
+    *ret = c;
+    return 0;
+}
+
+/* Claim this person's oldest unfinished reply if it may go now. */
+static int s_claim_user(snd_sender_t *s, cmn_store_t *st, const char *user, int64_t now)
+{
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_TEXT(user)};
+    int64_t changes = 0, wait = 0;
+    s_call_t *c = NULL;
+    int r, ch;
+
+    r = cmn_store_query(st, "SELECT id, channel, status, to_addr, body, media_url, ui, trace, "
+                            "attempts, next_ms, lease_ms, created_ms FROM outbox WHERE user_key = $1 AND "
+                            "status IN (0, 3) ORDER BY id LIMIT 1",
+                        p, 1, &rows);
+    if (r < 0 || cmn_rows_count(rows) == 0)
+        goto out;
+    const char *channel = cmn_rows_get(rows, 0, 1);
+    int status = (int)cmn_rows_int(rows, 0, 2, 0);
+    int64_t next_ms = cmn_rows_int(rows, 0, 9, 0), lease_ms = cmn_rows_int(rows, 0, 10, 0);
+    int64_t row = cmn_rows_int(rows, 0, 0, 0);
+    if (strcmp(channel, "sim") == 0) {
+        r = s_deliver_sim(s, st, user, now);
+        goto out;
+    }
+    if (status == S_INFLIGHT && lease_ms > now) {
+        s_defer(s, user, lease_ms); /* another call (maybe another replica's) is out */
+        goto out;
+    }
+    if (status == S_PENDING && next_ms > now) {
+        s_defer(s, user, next_ms); /* waiting for its retry: holds back this person only */
+        goto out;
+    }
+    ch = s_channel_index(channel);
+    if (ch < 0 || !s->ch[ch].on) {
+        cmn_param_t f[] = {P_TEXT("channel not configured in this deployment"), P_INT(row)};
+        r = cmn_store_exec(st, "UPDATE outbox SET status = 2, to_addr = NULL, last_error = $1, "
+                               "attempts = attempts + 1 WHERE id = $2 AND status IN (0, 3)",
+                           f, 2, NULL);
+        if (r == 0 && (c = calloc(1, sizeof(*c))) != NULL) {
+            c->s = s;
+            c->row = row;
+            c->ch = -1;
+            cmn_strlcpy(c->user, user, sizeof(c->user));
+            cmn_strlcpy(c->trace, cmn_rows_get(rows, 0, 7), sizeof(c->trace));
+            c->res.outcome = SND_FAIL;
+            snprintf(c->res.reason, sizeof(c->res.reason), "channel %s not configured", channel);
+            c->next = s->finished;
+            s->finished = c;
+            c = NULL;
+        }
+        goto out;
+    }
+    s_channel_t *chn = &s->ch[ch];
+    bool probe = false;
+    if (chn->paused) {
+        if (chn->probing || now < chn->probe_ms) {
+            s_defer(s, user, chn->probing ? now + s->probe_interval_ms : chn->probe_ms);
+            goto out;
+        }
+        probe = true;
+    }
+    if (s->inflight >= (size_t)s->d->settings.send_concurrency) {
+        s_defer(s, user, now + 50); /* picked up when calls finish */
+        goto out;
+    }
+    if (!cmn_ratelimit_take(&chn->rl, cmn_mono_ms(), &wait)) {
+        cmn_counter_add(s->m_ratelimited, 1);
+        s_defer(s, user, now + wait);
+        goto out;
+    }
+    cmn_param_t u[] = {P_INT(now + s->d->settings.send_lease_s * 1000), P_INT(row), P_INT(now)};
+    r = cmn_store_exec(st, "UPDATE outbox SET resends = resends + (CASE WHEN status = 3 THEN 1 "
+                           "ELSE 0 END), status = 3, lease_ms = $1 WHERE id = $2 AND (status = 0 "
+                           "OR (status = 3 AND lease_ms <= $3))",
+                       u, 3, &changes);
+    if (r < 0 || changes != 1)
+        goto out; /* someone else claimed it first */
+    if (status == S_INFLIGHT)
+        cmn_counter_add(s->m_resends, 1);
+    r = s_call_new(s, st, rows, ch, user, &c);
+    if (r == -EINVAL) { /* no number left to send to: nothing can ever deliver it */
+        cmn_param_t f[] = {P_TEXT("no recipient address"), P_INT(row)};
+        r = cmn_store_exec(st, "UPDATE outbox SET status = 2, last_error = $1 WHERE id = $2", f,
+                           2, NULL);
+        goto out;
+    }
+    if (r < 0)
+        goto out;
+    c->probe = probe;
+    if (probe)
+        chn->probing = true;
+    c->next = s->to_start;
+    s->to_start = c;
+out:
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
+typedef struct {
+    snd_sender_t *s;
+    char (*users)[CMN_HEX256_LEN];
+    size_t n;
+} s_claim_arg_t;
+
+static int s_tx_claim(void *arg, cmn_store_t *st)
+{
+    s_claim_arg_t *a = arg;
+    int64_t now = cmn_now_ms();
+    for (size_t i = 0; i < a->n; i++) {
+        int r = s_claim_user(a->s, st, a->users[i], now);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static void s_on_done(void *arg, const cmn_http_result_t *res);
+
+static int s_read_file(const char *path, char **ret, size_t *ret_len)
+{
+    struct stat st;
+    char *buf;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > S_MEDIA_MAX) {
+        close(fd);
+        return -EINVAL;
+    }
+    buf = malloc((size_t)st.st_size);
+    if (buf == NULL || read(fd, buf, (size_t)st.st_size) != st.st_size) {
+        free(buf);
+        close(fd);
+        return -EIO;
+    }
+    close(fd);
+    *ret = buf;
+    *ret_len = (size_t)st.st_size;
+    return 0;
+}
+
+static int s_start(snd_sender_t *s, s_call_t *c)
+{
+    const cmn_settings_t *cfg = &s->d->settings;
+    cmn_str_t url = CMN_STR_INIT(4096), body = CMN_STR_INIT(64 * 1024);
+    char auth[1024], userpwd[512], cb[640];
+    const char *headers[] = {auth, "Accept: application/json", NULL};
+    cmn_http_req_t req;
+    char *file = NULL;
+    size_t flen = 0;
+    int r;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.timeout_ms = S_CALL_TIMEOUT_MS;
+    req.done = s_on_done;
+    req.arg = c;
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->meta_token ? cfg->meta_token
+                                                                             : "");
+    if (c->ch == S_CH_TWILIO) {
+        snd_reply_t rep = {c->to, c->body, c->media_url, NULL, NULL};
+        snprintf(cb, sizeof(cb), "%s/webhooks/twilio/status", s->chans.public_url);
+        snprintf(userpwd, sizeof(userpwd), "%s:%s", cfg->twilio_account_sid,
+                 cfg->twilio_auth_token);
+        r = cmn_str_printf(&url, "%s/2010-04-01/Accounts/%s/Messages.json", cfg->twilio_api_base,
+                           cfg->twilio_account_sid);
+        if (r == 0)
+            r = snd_twilio_form(&rep, s->chans.twilio_number, cb, &body);
+        req.userpwd = userpwd;
+        req.headers = headers + 1;
+        req.content_type = "application/x-www-form-urlencoded";
+    } else if (c->upload) {
+        r = s_read_file(c->media_path, &file, &flen);
+        if (r < 0) { /* the image is gone (expired): send the text alone */
+            log_warn(S_MODULE, c->trace, "QR image of reply %lld unreadable (%s); sending the "
+                                         "text without it",
+                     (long long)c->row, cmn_strerror(r));
+            c->upload = false;
+            cmn_str_free(&url);
+            cmn_str_free(&body);
+            return s_start(s, c);
+        }
+        cmn_http_part_t parts[] = {
+            {"messaging_product", "whatsapp", 8, NULL, NULL},
+            {"type", "image/png", 9, NULL, NULL},
+            {"file", file, flen, "ciu.png", "image/png"},
+        };
+        r = cmn_str_printf(&url, "%s/%s/%s/media", cfg->meta_graph_base, cfg->meta_api_version,
+                           cfg->meta_phone_number_id);
+        req.headers = headers;
+        req.parts = parts;
+        req.nparts = 3;
+        req.url = cmn_str_cstr(&url);
+        if (r == 0)
+            r = cmn_http_start(s->http, &req);
+        free(file);
+        cmn_str_free(&url);
+        if (r == 0) {
+            s->inflight++;
+            cmn_counter_add(s->m_uploads, 1);
+        }
+        return r;
+    } else {
+        snd_reply_t rep = {c->to, c->body, NULL, c->media_id[0] ? c->media_id : NULL, c->ui};
+        r = cmn_str_printf(&url, "%s/%s/%s/messages", cfg->meta_graph_base,
+                           cfg->meta_api_version, cfg->meta_phone_number_id);
+        if (r == 0)
+            r = snd_meta_json(&rep, s->texts, &body);
+        req.headers = headers;
+        req.content_type = "application/json";
+    }
+    if (r == 0) {
+        req.url = cmn_str_cstr(&url);
+        req.body = cmn_str_cstr(&body);
+        req.body_len = body.len;
+        r = cmn_http_start(s->http, &req);
+    }
+    cmn_str_free(&url);
+    cmn_str_free(&body);
+    if (r == 0)
+        s->inflight++;
+    return r;
+}
+
+static void s_on_done(void *arg, const cmn_http_result_t *res)
+{
+    s_call_t *c = arg;
+    snd_sender_t *s = c->s;
+    s->inflight--;
+    cmn_histogram_observe(s->m_call, res->seconds);
+    if (res->curl_code == -1) { /* aborted at shutdown: the lease brings it back */
+        s_call_free(c);
+        return;
+    }
+    if (c->ch == S_CH_TWILIO)
+        snd_twilio_classify(res->status, res->body, res->retry_after_s, &c->res);
+    else if (c->upload)
+        snd_meta_media_classify(res->status, res->body, res->retry_after_s, &c->res);
+    else
+        snd_meta_classify(res->status, res->body, res->retry_after_s, &c->res);
+    if (res->status == 0)
+        snprintf(c->res.reason, sizeof(c->res.reason), "no answer: %.120s", res->error);
+    c->next = s->finished;
+    s->finished = c;
+}
+
+static void s_start_claimed(snd_sender_t *s)
+{
+    s_call_t *list = s->to_start;
+    s->to_start = NULL;
+    while (list) {
+        s_call_t *c = list;
+        list = c->next;
+        c->next = NULL;
+        if (s_start(s, c) < 0) {
+            log_warn(S_MODULE, c->trace, "reply %lld: cannot start the call; retried when its "
+                                         "lease expires",
+                     (long long)c->row);
+            if (c->probe)
+                s->ch[c->ch].probing = false;
+            s_call_free(c);
+        }
+    }
+}
+
+/* Claim what may go now for the people waiting, then start the calls. */
+static int s_pump(snd_sender_t *s)
+{
+    size_t max = (size_t)s->d->settings.batch_max;
+    int r = 0;
+    while (s->nusers > 0 && r == 0) {
+        size_t n = s->nusers < max ? s->nusers : max;
+        char(*batch)[CMN_HEX256_LEN] = malloc(n * sizeof(*batch));
+        if (batch == NULL)
+            return -ENOMEM;
+        /* take the first n; deferrals during the claim add back to the list */
+        memcpy(batch, s->users, n * sizeof(*batch));
+        memmove(s->users, s->users + n, (s->nusers - n) * sizeof(*batch));
+        s->nusers -= n;
+        s_claim_arg_t a = {s, batch, n};
+        r = cmn_daemon_tx(s->d, s_tx_claim, &a);
+        free(batch);
+        if (r < 0) {
+            s_free_list(&s->to_start);
+            for (int i = 0; i < S_NCH; i++)
+                s->ch[i].probing = false;
+            break;
+        }
+        s_start_claimed(s);
+    }
+    return r;
+}
+
+/* ---- record ------------------------------------------------------------- */
+
+static int s_record_one(snd_sender_t *s, cmn_store_t *st, s_call_t *c, int64_t now)
+{
+    const snd_result_t *res = &c->res;
+    if (c->ch < 0) /* simulator or unconfigured channel: already recorded */
+        return 0;
+    if (c->upload && res->outcome == SND_OK) {
+        cmn_param_t p[] = {P_TEXT("meta"), P_TEXT(c->token), P_TEXT(res->provider_id),
+                           P_INT(now)};
+        return cmn_store_exec(st, "INSERT INTO channel_media (channel, token, media_id, "
+                                  "created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                              p, 4, NULL);
+    }
+    switch (res->outcome) {
+    case SND_OK: {
+        cmn_param_t p[] = {P_INT(now), P_TEXT(res->provider_id), P_INT(c->row)};
+        return cmn_store_exec(st, "UPDATE outbox SET status = 1, sent_ms = $1, provider_id = $2, "
+                                  "attempts = attempts + 1, to_addr = NULL, lease_ms = 0, "
+                                  "last_error = NULL, error_code = NULL WHERE id = $3 AND status "
+                                  "= 3",
+                              p, 3, NULL);
+    }
+    case SND_FAIL: {
+        cmn_param_t p[] = {P_TEXT(res->reason), P_TEXT(res->code[0] ? res->code : NULL),
+                           P_INT(c->row)};
+        return cmn_store_exec(st, "UPDATE outbox SET status = 2, attempts = attempts + 1, "
+                                  "to_addr = NULL, lease_ms = 0, last_error = $1, error_code = $2 "
+                                  "WHERE id = $3 AND status = 3",
+                              p, 3, NULL);
+    }
+    default: {
+        int64_t delay = res->outcome == SND_PAUSE
+                            ? 0
+                            : snd_backoff_ms(c->attempts, res->retry_after_s, s_rnd());
+        if (res->outcome == SND_RETRY_PEER && delay < S_PEER_WAIT_MS)
+            delay = S_PEER_WAIT_MS;
+        cmn_param_t p[] = {P_INT(now + delay), P_TEXT(res->reason),
+                           P_TEXT(res->code[0] ? res->code : NULL),
+                           P_INT(res->outcome == SND_PAUSE ? 0 : 1), P_INT(c->row)};
+        return cmn_store_exec(st, "UPDATE outbox SET status = 0, lease_ms = 0, next_ms = $1, "
+                                  "last_error = $2, error_code = $3, attempts = attempts + $4 "
+                                  "WHERE id = $5 AND status = 3",
+                              p, 5, NULL);
+    }
+    }
+}
+
+static int s_record_pause(cmn_store_t *st, const char *channel, bool paused, const char *reason,
+                          int64_t now)
+{
+    cmn_param_t p[] = {P_TEXT(channel), P_INT(paused), P_TEXT(reason), P_INT(now)};
+    return cmn_store_exec(st, "INSERT INTO channel_state (channel, paused, reason, updated_ms) "
+                              "VALUES ($1, $2, $3, $4) ON CONFLICT (channel) DO UPDATE SET paused "
+                              "= excluded.paused, reason = excluded.reason, updated_ms = "
+                              "excluded.updated_ms",
+                          p, 4, NULL);
+}
+
+static int s_tx_record(void *arg, cmn_store_t *st)
+{
+    snd_sender_t *s = arg;
+    int64_t now = cmn_now_ms();
+    for (s_call_t *c = s->finished; c; c = c->next) {
+        int r = s_record_one(s, st, c, now);
+        if (r < 0)
+            return r;
+        if (c->ch >= 0 && c->probe) {
+            bool paused = c->res.outcome == SND_PAUSE;
+            if (paused != s->ch[c->ch].paused || !paused) {
+                r = s_record_pause(st, s->ch[c->ch].name, paused, c->res.reason, now);
+                if (r < 0)
+                    return r;
+            }
+        } else if (c->ch >= 0 && c->res.outcome == SND_PAUSE && !s->ch[c->ch].paused) {
+            r = s_record_pause(st, s->ch[c->ch].name, true, c->res.reason, now);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+static void s_event(snd_sender_t *s, const char *type, const s_call_t *c, const char *detail)
+{
+    cmn_msg_t ev;
+    cmn_msg_init(&ev, type, c->trace);
+    cmn_strlcpy(ev.user, c->user, sizeof(ev.user));
+    cmn_strlcpy(ev.channel, c->ch >= 0 ? s->ch[c->ch].name : "sim", sizeof(ev.channel));
+    cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
+    ev.row = c->row;
+    cmn_pub_send(s->pub, &ev);
+}
+
+/* After commit: channel state, events, logs, metrics, and the next reply. */
+static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
+{
+    const snd_result_t *res = &c->res;
+    s_channel_t *chn = c->ch >= 0 ? &s->ch[c->ch] : NULL;
+
+    if (chn && c->probe)
+        chn->probing = false;
+    if (chn && res->outcome == SND_PAUSE) {
+        if (!chn->paused)
+            log_error(S_MODULE, c->trace, "channel %s paused: %s; replies wait, nothing fails; "
+                                          "probing every %lld ms",
+                      chn->name, res->reason, (long long)s->probe_interval_ms);
+        if (!chn->paused) {
+            cmn_msg_t ev;
+            cmn_msg_init(&ev, CMN_EV_CHANNEL_PAUSED, c->trace);
+            cmn_strlcpy(ev.channel, chn->name, sizeof(ev.channel));
+            cmn_strlcpy(ev.detail, res->code, sizeof(ev.detail));
+            cmn_pub_send(s->pub, &ev);
+        }
+        chn->paused = true;
+        chn->probe_ms = mono + s->probe_interval_ms;
+        cmn_gauge_set(s->m_paused[c->ch], 1);
+        s_defer(s, c->user, cmn_now_ms() + s->probe_interval_ms);
+        return;
+    }
+    if (chn && chn->paused && res->outcome != SND_PAUSE) {
+        chn->paused = false;
+        cmn_gauge_set(s->m_paused[c->ch], 0);
+        log_info(S_MODULE, c->trace, "channel %s resumed: the provider accepts the credentials "
+                                     "again",
+                 chn->name);
+        cmn_msg_t ev;
+        cmn_msg_init(&ev, CMN_EV_CHANNEL_RESUMED, c->trace);
+        cmn_strlcpy(ev.channel, chn->name, sizeof(ev.channel));
+        cmn_pub_send(s->pub, &ev);
+    }
+    if (chn && res->outcome == SND_THROTTLE) {
+        int64_t hold = res->retry_after_s > 0 ? res->retry_after_s * 1000 : 1000;
+        cmn_ratelimit_hold(&chn->rl, mono + hold);
+    }
+    switch (res->outcome) {
+    case SND_OK:
+        if (c->upload) {
+            log_debug(S_MODULE, c->trace, "QR image of reply %lld uploaded", (long long)c->row);
+            return; /* the send follows: the row is still claimed by this call */
+        }
+        s_event(s, CMN_EV_MESSAGE_SENT, c, NULL);
+        cmn_counter_add(s->m_sent, 1);
+        if (c->created_ms > 0)
+            cmn_histogram_observe(s->m_delay, (double)(cmn_now_ms() - c->created_ms) / 1000.0);
+        log_debug(S_MODULE, c->trace, "reply %lld accepted (%s)", (long long)c->row,
+                  chn ? chn->name : "sim");
+        break;
+    case SND_FAIL:
+        s_event(s, CMN_EV_MESSAGE_FAILED, c, res->code[0] ? res->code : "failed");
+        cmn_counter_add(s->m_failed, 1);
+        log_warn(S_MODULE, c->trace, "reply %lld failed: %s", (long long)c->row, res->reason);
+        break;
+    default:
+        cmn_counter_add(s->m_retries, 1);
+        log_info(S_MODULE, c->trace, "reply %lld will be retried: %s", (long long)c->row,
+                 res->reason);
+        break;
+    }
+    s_add_user(s, c->user);
+}
+
+static int s_record(snd_sender_t *s)
+{
+    int64_t mono = cmn_mono_ms();
+    s_call_t *list, *again = NULL;
+    int r;
+    if (s->finished == NULL)
+        return 0;
+    r = cmn_daemon_tx(s->d, s_tx_record, s);
+    if (r < 0)
+        return r; /* kept in s->finished: recorded at the next try */
+    list = s->finished;
+    s->finished = NULL;
+    while (list) {
+        s_call_t *c = list;
+        list = c->next;
+        s_after_record(s, c, mono);
+        if (c->upload && c->res.outcome == SND_OK) {
+            /* uploaded: now send the image by id, same claim */
+            cmn_strlcpy(c->media_id, c->res.provider_id, sizeof(c->media_id));
+            c->upload = false;
+            memset(&c->res, 0, sizeof(c->res));
+            c->next = again;
+            again = c;
+            continue;
+        }
+        s_call_free(c);
+    }
+    s->to_start = again;
+    s_start_claimed(s);
+    return 0;
+}
+
+/* ---- worker callbacks ---------------------------------------------------- */
 
 static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
 {
     snd_sender_t *s = arg;
-    s->nusers = 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(msgs[i].type, CMN_MSG_OUTBOUND) == 0 && msgs[i].user[0])
             s_add_user(s, msgs[i].user);
-    return s->nusers ? s_process(s) : 0;
+    int r = s_pump(s);
+    int r2 = s_record(s); /* simulator deliveries */
+    return r < 0 ? r : r2;
 }
 
 static int s_on_rescan(void *arg, bool at_start)
 {
     snd_sender_t *s = arg;
     cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_INT(cmn_now_ms()), P_INT(S_SCAN_LIMIT)};
-    size_t max = (size_t)s->d->settings.batch_max;
-    int r = cmn_store_query(s->d->store, "SELECT DISTINCT user_key FROM outbox WHERE status = 0 "
-                                         "AND next_ms <= $1 LIMIT $2",
+    int64_t now = cmn_now_ms();
+    cmn_param_t p[] = {P_INT(now), P_INT(S_SCAN_LIMIT)};
+    int found = 0;
+    int r = cmn_store_query(s->d->store, "SELECT DISTINCT user_key FROM outbox WHERE (status = 0 "
+                                         "AND next_ms <= $1) OR (status = 3 AND lease_ms <= $1) "
+                                         "LIMIT $2",
                             p, 2, &rows);
     if (r < 0)
         return r;
-    if (cmn_rows_count(rows) > 0)
-        log_info(S_MODULE, NULL, "%s: replies pending for %d people", at_start ? "start" : "scan",
-                 cmn_rows_count(rows));
-    s->nusers = 0;
-    for (int i = 0; i < cmn_rows_count(rows) && r == 0; i++) {
+    for (int i = 0; i < cmn_rows_count(rows); i++) {
         const char *user = cmn_rows_get(rows, i, 0);
-        if (cmn_bus_shard(user, s->shards) == s->shard)
+        if (cmn_bus_shard(user, s->shards) == s->shard) {
             s_add_user(s, user);
-        if (s->nusers == max || (i + 1 == cmn_rows_count(rows) && s->nusers > 0)) {
-            r = s_process(s);
-            s->nusers = 0;
+            found++;
         }
     }
     cmn_rows_destroy(&rows);
-    return r;
+    if (found > 0 && at_start)
+        log_info(S_MODULE, NULL, "start: replies pending for %d people", found);
+    r = s_pump(s);
+    int r2 = s_record(s);
+    return r < 0 ? r : r2;
 }
 
-snd_sender_t *snd_sender_new(cmn_daemon_t *d)
+static int s_poll_prepare(void *arg, cmn_pollfd_t *fds, size_t max, size_t *ret_n,
+                          long *timeout_ms)
+{
+    snd_sender_t *s = arg;
+    if (s->timer_ms) {
+        int64_t w = s->timer_ms - cmn_now_ms();
+        if (w < *timeout_ms)
+            *timeout_ms = w > 0 ? (long)w : 0;
+    }
+    if (s->finished)
+        *timeout_ms = 0;
+    return cmn_http_poll_prepare(s->http, fds, max, ret_n, timeout_ms);
+}
+
+static int s_on_poll(void *arg)
+{
+    snd_sender_t *s = arg;
+    int r = cmn_http_perform(s->http);
+    if (r < 0)
+        return r;
+    r = s_record(s);
+    if (r < 0)
+        return r;
+    if (s->timer_ms && cmn_now_ms() >= s->timer_ms)
+        s_wake_due(s, cmn_now_ms());
+    return s->nusers ? s_pump(s) : 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
 {
     snd_sender_t *s = calloc(1, sizeof(*s));
+    cmn_str_t err = CMN_STR_INIT(1024);
+    int64_t mono = cmn_mono_ms();
     if (s == NULL)
         return NULL;
     s->d = d;
-    s->users = calloc((size_t)d->settings.batch_max, sizeof(*s->users));
-    s->maxsent = (size_t)d->settings.batch_max * 16;
-    s->sent = calloc(s->maxsent, sizeof(*s->sent));
-    if (s->users == NULL || s->sent == NULL)
+    s->chans = *ch;
+    s->users = calloc(S_USERS_MAX, sizeof(*s->users));
+    s->deferred = calloc(S_USERS_MAX, sizeof(*s->deferred));
+    s->http = cmn_http_new(S_RESP_MAX);
+    if (s->users == NULL || s->deferred == NULL || s->http == NULL)
         goto fail;
+    char lang_dir[4096];
+    snprintf(lang_dir, sizeof(lang_dir), "%s/lang", d->settings.share_dir);
+    s->texts = cmn_i18n_load(lang_dir, &err);
+    if (s->texts == NULL) {
+        log_error(S_MODULE, NULL, "CIU_SHARE_DIR: %s", cmn_str_cstr(&err));
+        goto fail;
+    }
+    s->probe_interval_ms = d->settings.rescan_ms * 5;
+    if (s->probe_interval_ms < 1000)
+        s->probe_interval_ms = 1000;
+    if (s->probe_interval_ms > 30000)
+        s->probe_interval_ms = 30000;
+    s->ch[S_CH_TWILIO] = (s_channel_t){.on = ch->twilio, .name = "twilio"};
+    s->ch[S_CH_META] = (s_channel_t){.on = ch->meta, .name = "meta"};
+    cmn_ratelimit_init(&s->ch[S_CH_TWILIO].rl, (double)d->settings.twilio_max_mps,
+                       (double)d->settings.twilio_max_mps, mono);
+    cmn_ratelimit_init(&s->ch[S_CH_META].rl, (double)d->settings.meta_max_mps,
+                       (double)d->settings.meta_max_mps, mono);
     s->pull = cmn_daemon_pull(d, d->settings.ep_sender, &s->shard, &s->shards);
     if (s->pull == NULL)
         goto fail;
@@ -198,20 +896,40 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d)
         goto fail;
     }
     s->m_sent = cmn_metrics_counter(d->metrics, "messages_sent_total", NULL,
-                                    "Replies handed to a channel");
+                                    "Replies accepted by a channel");
     s->m_failed = cmn_metrics_counter(d->metrics, "messages_failed_total", NULL,
-                                      "Replies dead-lettered");
+                                      "Replies failed for good (provider refused them)");
+    s->m_retries = cmn_metrics_counter(d->metrics, "send_retries_total", NULL,
+                                       "Provider calls to be retried (network, 5xx, throttling)");
+    s->m_resends = cmn_metrics_counter(d->metrics, "send_resends_total", NULL,
+                                       "Replies sent again after a lease expired (possible "
+                                       "duplicates: a sender died mid-call)");
+    s->m_ratelimited = cmn_metrics_counter(d->metrics, "send_rate_limited_total", NULL,
+                                           "Sends delayed by the per-number rate limit");
+    s->m_uploads = cmn_metrics_counter(d->metrics, "media_uploads_total", NULL,
+                                       "QR images uploaded to Meta");
+    s->m_paused[S_CH_TWILIO] = cmn_metrics_gauge(d->metrics, "channel_paused", "channel=\"twilio\"",
+                                                 "1 while a channel is paused (credentials)");
+    s->m_paused[S_CH_META] = cmn_metrics_gauge(d->metrics, "channel_paused", "channel=\"meta\"",
+                                               "1 while a channel is paused (credentials)");
     s->m_delay = cmn_metrics_histogram(d->metrics, "reply_queue_seconds", NULL,
                                        "Time from reply queued to delivered", NULL, 0);
+    s->m_call = cmn_metrics_histogram(d->metrics, "provider_call_seconds", NULL,
+                                      "Duration of provider calls", NULL, 0);
+    cmn_str_free(&err);
     return s;
 fail:
+    cmn_str_free(&err);
     snd_sender_destroy(&s);
     return NULL;
 }
 
 int snd_sender_run(snd_sender_t *s)
 {
-    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
+                                         .on_rescan = s_on_rescan,
+                                         .poll_prepare = s_poll_prepare,
+                                         .on_poll = s_on_poll};
     return cmn_daemon_work(s->d, s->pull, &ops, s);
 }
 
@@ -221,10 +939,14 @@ void snd_sender_destroy(snd_sender_t **p)
     if (p == NULL || *p == NULL)
         return;
     s = *p;
+    cmn_http_destroy(&s->http); /* calls in flight: their leases bring them back */
+    s_free_list(&s->finished);
+    s_free_list(&s->to_start);
     cmn_pub_destroy(&s->pub);
     cmn_pull_destroy(&s->pull);
+    cmn_i18n_destroy(&s->texts);
     free(s->users);
-    free(s->sent);
+    free(s->deferred);
     free(s);
     *p = NULL;
 }

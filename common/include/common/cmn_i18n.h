@@ -28,7 +28,8 @@
  *   expired {minutes}, text_only, too_long, wait_ciu, flood_warning {minutes},
  *   ciu_issued {ciu}, ciu_existing {ciu}, code_again {ciu}, code_none,
  *   qr_caption {ciu}, error_internal,
- *   gender_1, gender_2, gender_3, gender_4 (labels used in the confirmation).
+ *   gender_1, gender_2, gender_3, gender_4 (labels used in the confirmation);
+ *   ui_choose, ui_yes, ui_no (list button and reply buttons on Meta, <= 20 chars).
  */
 #ifndef CMN_I18N_H
 #define CMN_I18N_H

@@ -42,6 +42,9 @@
 #define CMN_EV_CHANNEL_PAUSED "channel.paused"   /* sender: credentials refused */
 #define CMN_EV_CHANNEL_RESUMED "channel.resumed"
 #define CMN_EV_DHIS2_PENDING "dhis2.pending" /* bridge accepted an enrolment */
+#define CMN_EV_DHIS2_SYNCED "dhis2.synced"   /* person in DHIS2, enrolled */
+#define CMN_EV_DHIS2_FAILED "dhis2.failed"   /* DHIS2 refused an enrolment */
+#define CMN_EV_DHIS2_DUPLICATE_FLAGGED "dhis2.duplicate_flagged" /* sent to DHIS2 */
 
 typedef struct {
     int v;

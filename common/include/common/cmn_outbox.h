@@ -17,6 +17,7 @@ typedef struct {
     const char *body;    /* the text */
     const char *media;   /* media URL, or NULL */
     const char *trace;   /* trace id of the exchange */
+    const char *ui;      /* "gender:<lang>" / "confirm:<lang>" for channels with buttons, or NULL */
 } cmn_reply_t;
 
 /* Insert one pending reply, due now. 0 and *ret_row (the outbox id), or a
