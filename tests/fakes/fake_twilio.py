@@ -198,7 +198,8 @@ class FakeState:
     def control(self, doc):
         if not isinstance(doc, dict):
             raise ControlError("the control document is a JSON object")
-        known = ({"faults", "append_faults", "delay_ms", "down", "max_mps", "statuses"}
+        known = ({"faults", "append_faults", "delay_ms", "down", "max_mps", "statuses",
+                  "resolve"}
                  | set(self.SETTING_ALIASES) | set(self.EXTRA_KEYS))
         unknown = set(doc) - known
         if unknown:
@@ -221,6 +222,12 @@ class FakeState:
         if "statuses" in doc:
             new["statuses"] = parse_statuses(doc["statuses"], self.STATUSES,
                                              self.STATUS_ITEM_KEYS, self.DEFAULT_ORDER)
+        if "resolve" in doc:
+            if not isinstance(doc["resolve"], dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in doc["resolve"].items()):
+                raise ControlError("resolve must map \"host[:port]\" to \"127.0.0.1:port\"")
+            RESOLVE.clear()
+            RESOLVE.update(doc["resolve"])
         settings = {}
         for key, target in self.SETTING_ALIASES.items():
             if key in doc:
@@ -319,8 +326,26 @@ class Response:
         self.after = after                     # run in a background thread once answered
 
 
+# Like curl --resolve: {"ciu.example.org": "127.0.0.1:8123"} sends requests for that
+# public origin to a local address (the Host header keeps the public name), so a test
+# can give ciu a public URL before its port-0 listener exists. Set with control(resolve=).
+RESOLVE = {}
+
+
+def resolve(url, headers):
+    """The URL to connect to and the headers (Host added when rewritten)."""
+    u = urllib.parse.urlsplit(url)
+    target = RESOLVE.get(u.netloc)
+    if not target:
+        return url, dict(headers or {})
+    h = dict(headers or {})
+    h["Host"] = u.netloc
+    return urllib.parse.urlunsplit(("http", target, u.path, u.query, u.fragment)), h
+
+
 def http_post(url, body, headers, timeout=15):
     """POST for callbacks/webhooks: (status, body text, error)."""
+    url, headers = resolve(url, headers)
     req = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -336,7 +361,8 @@ def http_fetch(url, limit, headers=None, timeout=15):
     rec = {"url": url, "time": time.time(), "status": None, "content_type": None,
            "length": None, "sha256": None, "error": None}
     data = None
-    req = urllib.request.Request(url, headers=headers or {})
+    url, headers = resolve(url, headers)
+    req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             rec["status"] = r.status
