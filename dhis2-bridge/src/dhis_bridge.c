@@ -1,132 +1,1383 @@
-/* dhis_bridge: accept queued DHIS2 enrolments as pending. */
+/* dhis_bridge: DHIS2 Tracker enrolment queue (see dhis_bridge.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cmn_http.h"
 #include "common/cmn_log.h"
+#include "dhis_api.h"
 #include "dhis_bridge.h"
+#include "dhis_config.h"
 
 #define S_MODULE "dhis2"
-#define S_SCAN_LIMIT 1000
+#define S_ACCEPT_LIMIT 1000
+#define S_BODY_MAX ((size_t)8 << 20)  /* bytes of one DHIS2 answer kept */
+#define S_PAIR_WAIT_MS 5000           /* a duplicate waits for its CIUs to be synced */
+#define S_BACKLOG_EVERY_MS 1000
+#define S_HEARTBEAT_MS 30000
+#define S_STORE_RETRY_MS 500          /* after a failed claim or record transaction */
+#define S_PAUSE_RELOG_MS (10 * 60 * 1000)
+#define S_ERR_LEN 300
+#define S_DUP_CLAIM 8
+
+typedef enum {
+    S_OUT_NONE,     /* still in flight */
+    S_OUT_SYNCED,   /* in DHIS2, enrolled */
+    S_OUT_RETRY,    /* no answer, 5xx...: again after a backoff */
+    S_OUT_RESEARCH, /* E1064: the CIU is someone's in DHIS2: search again now */
+    S_OUT_FAILED,   /* refused by DHIS2: an operator must look */
+    S_OUT_RELEASE,  /* not tried (paused, stopping): give the row back as it was */
+} s_out_t;
+
+/* One claimed dhis2_sync row. */
+typedef struct {
+    int64_t id;
+    char ciu[16];
+    char trace[CMN_ID_LEN];
+    char te[DHIS_UID_LEN];       /* ours, generated before the first call */
+    char enr[DHIS_UID_LEN];
+    char ou[DHIS_UID_LEN];       /* org unit of a new person / new enrollment */
+    char enrolled_at[11];
+    int attempts;
+    int conflicts;
+    /* what the search found */
+    bool found;
+    bool enrolled;
+    char found_te[DHIS_UID_LEN];
+    char found_ou[DHIS_UID_LEN];
+    bool in_import;
+    /* outcome */
+    s_out_t out;
+    bool recorded;
+    long status;
+    long retry_after_s;
+    char codes[64];
+    char error[S_ERR_LEN];
+} s_row_t;
+
+/* One claimed dhis2_duplicates row. */
+typedef struct {
+    int64_t id;
+    char ciu[16];
+    bool pair;                          /* potentialDuplicates pair, or a flag on one */
+    char original[DHIS_UID_LEN];        /* the pair's original, or the flagged one */
+    char duplicate[DHIS_UID_LEN];
+    int attempts;
+    /* outcome: "flagged", "merged", "failed", "retry", "release" ("" in flight) */
+    char out[16];
+    bool recorded;
+    char dhis2_id[DHIS_UID_LEN];
+    long status;
+    long retry_after_s;
+    char error[S_ERR_LEN];
+} s_dup_t;
+
+typedef enum { S_JOB_FREE, S_JOB_BUSY, S_JOB_DONE } s_job_state_t;
+
+typedef struct {
+    struct dhis_bridge *b;
+    s_job_state_t state;
+    bool is_dup;
+    s_row_t *rows; /* capacity: batch size */
+    size_t nrows;
+    s_dup_t dup;
+} s_job_t;
 
 struct dhis_bridge {
     cmn_daemon_t *d;
     cmn_pull_t *pull;
     cmn_pub_t *pub;
-    size_t shard, shards;
-    const int64_t *rows;
-    size_t nrows;
-    int64_t *accepted;
-    char (*accepted_ciu)[16];
-    char (*accepted_trace)[CMN_ID_LEN];
-    size_t naccepted;
+    dhis_config_t *cfg; /* NULL: DHIS2 not configured */
+    cmn_http_t *http;
+    char owner[CMN_ID_LEN];
+    char replica[256];
+    uint64_t rnd;
+    dhis_link_t link;
+    dhis_dialect_t dialect;
+    bool stopping;
+    bool work_due;
+    bool dups_due;
+    bool link_changed;
+    dhis_link_state_t link_was;
+    char link_detail[S_ERR_LEN];
+    char paused_logged[S_ERR_LEN];
+    int64_t paused_logged_ms;
+    int64_t store_retry_at;
+    int64_t backlog_at;
+    int64_t heartbeat_at;
+    s_job_t *jobs;
+    size_t njobs;
+    size_t dup_max;
     cmn_counter_t *m_pending;
+    cmn_counter_t *m_synced;
+    cmn_counter_t *m_linked;
+    cmn_counter_t *m_failed;
+    cmn_counter_t *m_retries;
+    cmn_counter_t *m_flagged;
+    cmn_counter_t *m_calls;
+    cmn_gauge_t *g_backlog;
+    cmn_gauge_t *g_circuit;
+    cmn_gauge_t *g_inflight;
+    cmn_histogram_t *h_search;
+    cmn_histogram_t *h_import;
+    cmn_histogram_t *h_info;
+    cmn_histogram_t *h_dup;
 };
+
+static uint32_t s_rand(dhis_bridge_t *b)
+{
+    /* xorshift64*: jitter only, seeded from the CSPRNG */
+    b->rnd ^= b->rnd >> 12;
+    b->rnd ^= b->rnd << 25;
+    b->rnd ^= b->rnd >> 27;
+    return (uint32_t)((b->rnd * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static void s_publish(dhis_bridge_t *b, const char *type, const char *trace, const char *ciu,
+                      int64_t row, const char *detail, bool existing)
+{
+    cmn_msg_t ev;
+    cmn_msg_init(&ev, type, trace);
+    cmn_strlcpy(ev.ciu, ciu, sizeof(ev.ciu));
+    cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
+    ev.row = row;
+    ev.existing = existing;
+    cmn_pub_send(b->pub, &ev);
+}
+
+/* ---- accepting queued rows ------------------------------------------------ */
+
+typedef struct {
+    dhis_bridge_t *b;
+    cmn_rows_t *rows;
+} s_accept_t;
 
 static int s_tx_accept(void *arg, cmn_store_t *st)
 {
-    dhis_bridge_t *b = arg;
+    s_accept_t *a = arg;
     int64_t now = cmn_now_ms();
-    b->naccepted = 0;
-    for (size_t i = 0; i < b->nrows; i++) {
-        cmn_param_t p[] = {P_INT(now), P_INT(b->rows[i])};
-        cmn_rows_t *rows = NULL;
-        int r = cmn_store_query(st, "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1 "
-                                    "WHERE id = $2 AND status = 'queued' RETURNING ciu, trace",
-                                p, 2, &rows);
-        if (r < 0)
-            return r;
-        if (cmn_rows_count(rows) == 1) {
-            cmn_strlcpy(b->accepted_ciu[b->naccepted], cmn_rows_get(rows, 0, 0), 16);
-            cmn_strlcpy(b->accepted_trace[b->naccepted], cmn_rows_get(rows, 0, 1), CMN_ID_LEN);
-            b->accepted[b->naccepted++] = b->rows[i];
+    cmn_param_t p[] = {P_INT(now), P_INT(S_ACCEPT_LIMIT)};
+    cmn_rows_destroy(&a->rows);
+    return cmn_store_query(st,
+                           "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1, next_ms = $1 "
+                           "WHERE id IN (SELECT id FROM dhis2_sync WHERE status = 'queued' "
+                           "ORDER BY id LIMIT $2) AND status = 'queued' RETURNING id, ciu, trace",
+                           p, 2, &a->rows);
+}
+
+/* queued -> pending, with a dhis2.pending event each. */
+static int s_accept(dhis_bridge_t *b, bool at_start)
+{
+    s_accept_t a = {b, NULL};
+    int r = cmn_daemon_tx(b->d, s_tx_accept, &a);
+    if (r < 0) {
+        cmn_rows_destroy(&a.rows);
+        return r;
+    }
+    int n = cmn_rows_count(a.rows);
+    for (int i = 0; i < n; i++) {
+        s_publish(b, CMN_EV_DHIS2_PENDING, cmn_rows_get(a.rows, i, 2), cmn_rows_get(a.rows, i, 1),
+                  cmn_rows_int(a.rows, i, 0, 0), NULL, false);
+        log_debug(S_MODULE, cmn_rows_get(a.rows, i, 2), "enrolment %lld pending",
+                  (long long)cmn_rows_int(a.rows, i, 0, 0));
+    }
+    cmn_counter_add(b->m_pending, (uint64_t)n);
+    if (n > 0) {
+        b->work_due = true;
+        if (at_start)
+            log_info(S_MODULE, NULL, "start: %d queued enrolments accepted", n);
+    }
+    cmn_rows_destroy(&a.rows);
+    return n == S_ACCEPT_LIMIT ? s_accept(b, false) : 0;
+}
+
+/* ---- link state ------------------------------------------------------------ */
+
+typedef struct {
+    dhis_bridge_t *b;
+    const char *state;
+    bool reopen; /* DHIS2 back: pending rows are due now */
+} s_state_t;
+
+static int s_tx_state(void *arg, cmn_store_t *st)
+{
+    s_state_t *s = arg;
+    dhis_bridge_t *b = s->b;
+    int64_t now = cmn_now_ms();
+    const char *version = b->dialect.version[0] ? b->dialect.version : NULL;
+    cmn_param_t p[] = {P_TEXT(b->replica), P_TEXT(s->state), P_TEXT(version),
+                       P_TEXT(b->link_detail[0] ? b->link_detail : NULL), P_INT(now)};
+    int r = cmn_store_exec(st,
+                           "INSERT INTO dhis2_bridges (replica, state, version, detail, since_ms, "
+                           "updated_ms) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (replica) DO "
+                           "UPDATE SET state = excluded.state, version = excluded.version, detail "
+                           "= excluded.detail, updated_ms = excluded.updated_ms, since_ms = CASE "
+                           "WHEN dhis2_bridges.state = excluded.state THEN dhis2_bridges.since_ms "
+                           "ELSE excluded.since_ms END",
+                           p, 5, NULL);
+    if (r == 0 && s->reopen) {
+        cmn_param_t q[] = {P_INT(now)};
+        r = cmn_store_exec(st, "UPDATE dhis2_sync SET next_ms = $1 WHERE status = 'pending' AND "
+                               "next_ms > $1",
+                           q, 1, NULL);
+        if (r == 0)
+            r = cmn_store_exec(st, "UPDATE dhis2_duplicates SET next_ms = $1 WHERE status = "
+                                   "'pending' AND next_ms > $1",
+                               q, 1, NULL);
+    }
+    return r;
+}
+
+static const char *s_state_name(const dhis_bridge_t *b)
+{
+    return b->cfg ? dhis_link_name(b->link.state) : "not_configured";
+}
+
+static void s_write_state(dhis_bridge_t *b, bool reopen)
+{
+    s_state_t s = {b, s_state_name(b), reopen};
+    int r = cmn_daemon_tx(b->d, s_tx_state, &s);
+    if (r < 0)
+        log_warn(S_MODULE, NULL, "cannot record the DHIS2 state: %s", cmn_strerror(r));
+    b->heartbeat_at = cmn_mono_ms() + S_HEARTBEAT_MS;
+}
+
+/* Log a change of the link once, and store it. */
+static void s_link_changed(dhis_bridge_t *b)
+{
+    dhis_link_state_t now_state = b->link.state, was = b->link_was;
+    int64_t now = cmn_mono_ms();
+    b->link_changed = false;
+    if (now_state == was)
+        return;
+    b->link_was = now_state;
+    switch (now_state) {
+    case DHIS_LINK_UP:
+        if (b->dialect.assumed)
+            log_warn(S_MODULE, NULL,
+                     "DHIS2 at %s says version '%s', which ciu does not know: using the API "
+                     "of 2.%d (assumed)",
+                     b->cfg->base_url, b->dialect.version, b->dialect.minor);
+        log_info(S_MODULE, NULL, "DHIS2 %s at %s: %s (API of 2.%d)", b->dialect.version,
+                 b->cfg->base_url,
+                 was == DHIS_LINK_OPEN   ? "reachable again, circuit closed"
+                 : was == DHIS_LINK_AUTH ? "credentials accepted, resuming"
+                                         : "connected",
+                 b->dialect.minor);
+        b->link_detail[0] = '\0';
+        b->work_due = b->dups_due = true;
+        break;
+    case DHIS_LINK_OPEN:
+        log_warn(S_MODULE, NULL,
+                 "DHIS2 unreachable at %s (%s): circuit open, one probe every %ld s; "
+                 "registrations wait in the store, nothing is lost",
+                 b->cfg->base_url, b->link_detail, b->cfg->breaker_s);
+        break;
+    case DHIS_LINK_AUTH:
+        /* one line per pause, not one per probe: the same refusal again
+         * within 10 minutes (403 for an authority, say) is not repeated */
+        if (strcmp(b->paused_logged, b->link_detail) != 0 ||
+            now - b->paused_logged_ms > S_PAUSE_RELOG_MS) {
+            log_error(S_MODULE, NULL,
+                      "DHIS2 refuses the credentials (%s): paused, probing every %ld s; fix "
+                      "DHIS2_API_TOKEN (or DHIS2_API_USERNAME/DHIS2_API_PASSWORD) or the user's "
+                      "authorities: `ciu-admin dhis2 check` says what is wrong",
+                      b->link_detail, b->cfg->breaker_s);
+            cmn_strlcpy(b->paused_logged, b->link_detail, sizeof(b->paused_logged));
+            b->paused_logged_ms = now;
         }
-        cmn_rows_destroy(&rows);
+        break;
+    case DHIS_LINK_CONNECT:
+        break;
+    }
+    cmn_gauge_set(b->g_circuit, now_state == DHIS_LINK_UP     ? 0
+                                : now_state == DHIS_LINK_AUTH ? 2
+                                : now_state == DHIS_LINK_OPEN ? 1
+                                                              : 0);
+    s_write_state(b, now_state == DHIS_LINK_UP && was != DHIS_LINK_CONNECT);
+}
+
+/* Account one finished call and feed the circuit breaker. */
+static dhis_call_t s_observe(dhis_bridge_t *b, cmn_histogram_t *h, const cmn_http_result_t *res,
+                             bool probe, bool per_object_403)
+{
+    dhis_call_t cls = dhis_call_class(res->status);
+    cmn_histogram_observe(h, res->seconds);
+    cmn_counter_add(b->m_calls, 1);
+    if (per_object_403 && res->status == 403)
+        cls = DHIS_CALL_FAIL;
+    if (b->stopping || res->curl_code == -1)
+        return cls;
+    if (dhis_link_report(&b->link, cls, probe, cmn_mono_ms())) {
+        dhis_error_text(res->status, res->error, res->body, b->link_detail,
+                        sizeof(b->link_detail));
+        b->link_changed = true;
+    }
+    return cls;
+}
+
+/* ---- calls ------------------------------------------------------------------- */
+
+static int s_start(dhis_bridge_t *b, const char *method, const char *url, const char *body,
+                   cmn_http_done_fn done, void *arg)
+{
+    const char *headers[3] = {"Accept: application/json", b->cfg->auth_header, NULL};
+    cmn_http_req_t req;
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.headers = headers;
+    req.userpwd = b->cfg->userpwd;
+    req.timeout_ms = b->cfg->timeout_s * 1000;
+    req.done = done;
+    req.arg = arg;
+    if (body) {
+        req.content_type = "application/json";
+        req.body = body;
+        req.body_len = strlen(body);
+    }
+    int r = cmn_http_start(b->http, &req);
+    cmn_gauge_set(b->g_inflight, (int64_t)cmn_http_inflight(b->http));
+    return r;
+}
+
+static void s_on_probe(void *arg, const cmn_http_result_t *res)
+{
+    dhis_bridge_t *b = arg;
+    char version[32];
+    cmn_http_result_t r2 = *res;
+    if (b->stopping || res->curl_code == -1) {
+        b->link.probing = false;
+        return;
+    }
+    if (res->status == 200 && dhis_parse_info(res->body, version, sizeof(version)) == 0) {
+        dhis_dialect_for(version, &b->dialect);
+    } else if (res->status == 200) {
+        r2.status = 502; /* 200 but not DHIS2's answer (a proxy's page?) */
+        r2.body = "{\"message\":\"/api/system/info did not answer a DHIS2 version\"}";
+    }
+    s_observe(b, b->h_info, &r2, true, false);
+    if (b->link.state != DHIS_LINK_UP && !b->link_changed) /* still down: say why in debug */
+        log_debug(S_MODULE, NULL, "probe of %s: HTTP %ld %s", b->cfg->base_url, res->status,
+                  res->error);
+}
+
+static void s_probe(dhis_bridge_t *b)
+{
+    cmn_str_t url = CMN_STR_INIT(4096);
+    if (dhis_url_info(b->cfg, &url) == 0 &&
+        s_start(b, "GET", cmn_str_cstr(&url), NULL, s_on_probe, b) == 0)
+        dhis_link_probe_start(&b->link);
+    else
+        b->link.probe_at_ms = cmn_mono_ms() + 1000;
+    cmn_str_free(&url);
+}
+
+/* ---- sync jobs ------------------------------------------------------------------ */
+
+static void s_row_set(s_row_t *r, s_out_t out, long status, const char *codes, const char *err)
+{
+    r->out = out;
+    r->status = status;
+    cmn_strlcpy(r->codes, codes ? codes : "", sizeof(r->codes));
+    cmn_strlcpy(r->error, err ? err : "", sizeof(r->error));
+}
+
+/* Every row of the job still open gets this outcome. */
+static void s_rows_all(s_job_t *j, s_out_t out, const cmn_http_result_t *res)
+{
+    char err[S_ERR_LEN];
+    dhis_error_text(res ? res->status : 0, res ? res->error : "not sent", res ? res->body : "",
+                    err, sizeof(err));
+    for (size_t i = 0; i < j->nrows; i++) {
+        s_row_t *r = &j->rows[i];
+        if (r->out != S_OUT_NONE)
+            continue;
+        s_row_set(r, out, res ? res->status : 0, NULL, err);
+        r->retry_after_s = res ? res->retry_after_s : -1;
+    }
+    j->state = S_JOB_DONE;
+}
+
+static s_out_t s_out_for(dhis_call_t cls)
+{
+    switch (cls) {
+    case DHIS_CALL_RETRY:
+        return S_OUT_RETRY;
+    case DHIS_CALL_AUTH:
+        return S_OUT_RELEASE;
+    case DHIS_CALL_FAIL:
+        return S_OUT_FAILED;
+    case DHIS_CALL_OK:
+        break;
+    }
+    return S_OUT_RETRY;
+}
+
+static bool s_has_code(const char *codes, const char *code)
+{
+    const char *p = strstr(codes, code);
+    return p && (p == codes || p[-1] == ',');
+}
+
+/* Outcome of one row from the import report. */
+static void s_apply_row(s_row_t *r, const dhis_report_t *rep, long status)
+{
+    char codes[64] = "", msg[S_ERR_LEN] = "";
+    size_t nerr = 0;
+    const char *uids[2] = {r->found ? NULL : r->te, r->enr};
+    for (int k = 0; k < 2; k++) {
+        if (uids[k] == NULL)
+            continue;
+        for (int i = dhis_report_error_for(rep, uids[k], 0); i >= 0;
+             i = dhis_report_error_for(rep, uids[k], (size_t)i + 1)) {
+            const dhis_error_t *e = &rep->errors[i];
+            if (nerr++ == 0)
+                snprintf(msg, sizeof(msg), "%s: %s", e->code, e->message);
+            size_t cl = strlen(codes);
+            if (e->code[0] && !s_has_code(codes, e->code) &&
+                cl + strlen(e->code) + 2 < sizeof(codes))
+                snprintf(codes + cl, sizeof(codes) - cl, "%s%s", cl ? "," : "", e->code);
+        }
+    }
+    if (nerr == 0) {
+        bool done = r->found ? dhis_report_done(rep, r->enr) : dhis_report_done(rep, r->te);
+        if (done || (status == 200 && (!rep->bundle || rep->ignored == 0)))
+            s_row_set(r, S_OUT_SYNCED, status, NULL, NULL);
+        else
+            s_row_set(r, S_OUT_RETRY, status, NULL, "the import report does not confirm it");
+        return;
+    }
+    if (!r->found && s_has_code(codes, "E1064")) {
+        /* the CIU is already someone's: find them and link (once) */
+        s_row_set(r, r->conflicts > 0 ? S_OUT_FAILED : S_OUT_RESEARCH, status, codes,
+                  r->conflicts > 0 ? "E1064: the CIU is held by a tracked entity the API user "
+                                     "cannot find (outside its search org units?)"
+                                   : msg);
+        return;
+    }
+    bool enrolled_only = true, transient = true;
+    char tmp[64];
+    cmn_strlcpy(tmp, codes, sizeof(tmp));
+    for (char *save = NULL, *c = strtok_r(tmp, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+        if (strcmp(c, "E1015") != 0 && strcmp(c, "E1016") != 0)
+            enrolled_only = false;
+        if (strcmp(c, "E5000") != 0 && strcmp(c, "E1002") != 0 && strcmp(c, "E1080") != 0)
+            transient = false;
+    }
+    if (r->found && enrolled_only)
+        s_row_set(r, S_OUT_SYNCED, status, NULL, NULL); /* already enrolled (seen by DHIS2) */
+    else if (transient)
+        s_row_set(r, S_OUT_RETRY, status, codes, msg); /* exists / not persisted: check again */
+    else
+        s_row_set(r, S_OUT_FAILED, status, codes, msg);
+}
+
+static void s_on_import(void *arg, const cmn_http_result_t *res)
+{
+    s_job_t *j = arg;
+    dhis_bridge_t *b = j->b;
+    dhis_call_t cls = s_observe(b, b->h_import, res, false, false);
+    dhis_report_t rep;
+
+    if (b->stopping || res->curl_code == -1) {
+        s_rows_all(j, S_OUT_RELEASE, res);
+        return;
+    }
+    if ((res->status == 200 || res->status == 409) && dhis_parse_report(res->body, &rep) == 0) {
+        for (size_t i = 0; i < j->nrows; i++)
+            if (j->rows[i].in_import && j->rows[i].out == S_OUT_NONE)
+                s_apply_row(&j->rows[i], &rep, res->status);
+        dhis_report_free(&rep);
+        j->state = S_JOB_DONE;
+        return;
+    }
+    dhis_report_free(&rep);
+    /* 409 without an import report (a race in DHIS2's database): search again later */
+    s_rows_all(j, res->status == 200 || res->status == 409 ? S_OUT_RETRY : s_out_for(cls), res);
+}
+
+static void s_start_import(s_job_t *j)
+{
+    dhis_bridge_t *b = j->b;
+    dhis_item_t *items = calloc(j->nrows, sizeof(*items));
+    cmn_str_t url = CMN_STR_INIT(4096);
+    char *body = NULL;
+    size_t n = 0;
+    int r = items ? 0 : -ENOMEM;
+
+    for (size_t i = 0; i < j->nrows && r == 0; i++) {
+        s_row_t *row = &j->rows[i];
+        if (!row->in_import)
+            continue;
+        items[n++] = (dhis_item_t){row->ciu,
+                                   row->found ? row->found_te : row->te,
+                                   row->enr,
+                                   row->ou,
+                                   row->enrolled_at,
+                                   !row->found};
+    }
+    if (r == 0) {
+        body = dhis_body_import(b->cfg, items, n);
+        r = body ? dhis_url_import(b->cfg, false, &url) : -ENOMEM;
+    }
+    if (r == 0)
+        r = s_start(b, "POST", cmn_str_cstr(&url), body, s_on_import, j);
+    if (r < 0) {
+        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0};
+        s_rows_all(j, S_OUT_RETRY, &res);
+    }
+    free(body);
+    free(items);
+    cmn_str_free(&url);
+}
+
+static void s_on_search(void *arg, const cmn_http_result_t *res)
+{
+    s_job_t *j = arg;
+    dhis_bridge_t *b = j->b;
+    dhis_call_t cls = s_observe(b, b->h_search, res, false, false);
+    dhis_found_t *found = NULL;
+    size_t nfound = 0, nimport = 0;
+
+    if (b->stopping || res->curl_code == -1) {
+        s_rows_all(j, S_OUT_RELEASE, res);
+        return;
+    }
+    if (cls != DHIS_CALL_OK) {
+        s_rows_all(j, s_out_for(cls), res);
+        return;
+    }
+    if (dhis_parse_search(b->cfg, res->body, &found, &nfound) < 0) {
+        cmn_http_result_t bad = *res;
+        bad.body = "{\"message\":\"the search answer is not a list of tracked entities\"}";
+        s_rows_all(j, S_OUT_RETRY, &bad);
+        return;
+    }
+    for (size_t i = 0; i < j->nrows; i++) {
+        s_row_t *r = &j->rows[i];
+        const dhis_found_t *f = NULL;
+        for (size_t k = 0; k < nfound && f == NULL; k++)
+            if (strcmp(found[k].ciu, r->ciu) == 0)
+                f = &found[k];
+        if (f) {
+            r->found = true;
+            r->enrolled = f->enrolled;
+            cmn_strlcpy(r->found_te, f->te, sizeof(r->found_te));
+            cmn_strlcpy(r->found_ou, f->org_unit[0] ? f->org_unit : r->ou, sizeof(r->found_ou));
+            if (f->enrolled) {
+                s_row_set(r, S_OUT_SYNCED, res->status, NULL, NULL);
+                continue;
+            }
+        } else if (r->conflicts > 0) {
+            s_row_set(r, S_OUT_FAILED, res->status, "E1064",
+                      "E1064: the CIU is held by a tracked entity the API user cannot find "
+                      "(outside its search org units?)");
+            continue;
+        }
+        r->in_import = true;
+        nimport++;
+    }
+    free(found);
+    if (nimport == 0) {
+        j->state = S_JOB_DONE;
+        return;
+    }
+    s_start_import(j);
+}
+
+static void s_start_search(s_job_t *j)
+{
+    dhis_bridge_t *b = j->b;
+    const char **cius = calloc(j->nrows, sizeof(*cius));
+    cmn_str_t url = CMN_STR_INIT(65536);
+    int r = cius ? 0 : -ENOMEM;
+    for (size_t i = 0; i < j->nrows && r == 0; i++)
+        cius[i] = j->rows[i].ciu;
+    if (r == 0)
+        r = dhis_url_search(b->cfg, &b->dialect, cius, j->nrows, &url);
+    if (r == 0)
+        r = s_start(b, "GET", cmn_str_cstr(&url), NULL, s_on_search, j);
+    if (r < 0) {
+        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0};
+        s_rows_all(j, S_OUT_RETRY, &res);
+    }
+    free(cius);
+    cmn_str_free(&url);
+}
+
+/* ---- claiming ------------------------------------------------------------------ */
+
+typedef struct {
+    dhis_bridge_t *b;
+    s_job_t *job;
+    size_t want;
+} s_claim_t;
+
+static int s_tx_claim(void *arg, cmn_store_t *st)
+{
+    s_claim_t *c = arg;
+    dhis_bridge_t *b = c->b;
+    s_job_t *j = c->job;
+    int64_t now = cmn_now_ms(), lease = now + b->cfg->lease_s * 1000;
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_INT(lease), P_TEXT(b->owner), P_INT(now), P_INT((int64_t)c->want)};
+    int r = cmn_store_query(
+        st,
+        "UPDATE dhis2_sync SET lease_until = $1, lease_owner = $2 WHERE id IN (SELECT id FROM "
+        "dhis2_sync WHERE status = 'pending' AND next_ms <= $3 AND lease_until <= $3 ORDER BY "
+        "next_ms, id LIMIT $4) AND status = 'pending' AND lease_until <= $3 RETURNING id, ciu, "
+        "trace, te_uid, enrollment_uid, attempts, conflicts, created_ms",
+        p, 4, &rows);
+    j->nrows = 0;
+    for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
+        s_row_t *row = &j->rows[j->nrows];
+        const char *ciu = cmn_rows_get(rows, i, 1), *te = cmn_rows_get(rows, i, 3),
+                   *enr = cmn_rows_get(rows, i, 4);
+        memset(row, 0, sizeof(*row));
+        row->id = cmn_rows_int(rows, i, 0, 0);
+        cmn_strlcpy(row->ciu, ciu ? ciu : "", sizeof(row->ciu));
+        for (char *q = row->ciu; *q; q++)
+            *q = (char)(*q >= 'a' && *q <= 'z' ? *q - 'a' + 'A' : *q);
+        cmn_strlcpy(row->trace, cmn_rows_get(rows, i, 2) ? cmn_rows_get(rows, i, 2) : "",
+                    sizeof(row->trace));
+        row->attempts = (int)cmn_rows_int(rows, i, 5, 0);
+        row->conflicts = (int)cmn_rows_int(rows, i, 6, 0);
+        dhis_date(cmn_rows_int(rows, i, 7, now), row->enrolled_at);
+        cmn_strlcpy(row->ou, dhis_config_org_unit(b->cfg, row->ciu), sizeof(row->ou));
+        row->retry_after_s = -1;
+        if (dhis_uid_valid(te) && dhis_uid_valid(enr)) {
+            cmn_strlcpy(row->te, te, sizeof(row->te));
+            cmn_strlcpy(row->enr, enr, sizeof(row->enr));
+        } else {
+            /* The UIDs exist in the store before DHIS2 ever sees them, so a
+             * retry after a lost answer imports the same person again
+             * (CREATE_AND_UPDATE: an update), never a second one. */
+            if ((r = dhis_uid_new(row->te)) < 0 || (r = dhis_uid_new(row->enr)) < 0)
+                break;
+            cmn_param_t u[] = {P_TEXT(row->te), P_TEXT(row->enr), P_INT(row->id)};
+            r = cmn_store_exec(st, "UPDATE dhis2_sync SET te_uid = $1, enrollment_uid = $2 WHERE "
+                                   "id = $3",
+                               u, 3, NULL);
+        }
+        if (strlen(row->ciu) != 10) {
+            s_row_set(row, S_OUT_FAILED, 0, NULL, "not a 10-character CIU");
+        }
+        j->nrows++;
+    }
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
+static s_job_t *s_free_job(dhis_bridge_t *b, bool dup)
+{
+    size_t dups = 0;
+    s_job_t *free_job = NULL;
+    for (size_t i = 0; i < b->njobs; i++) {
+        if (b->jobs[i].state == S_JOB_FREE && free_job == NULL)
+            free_job = &b->jobs[i];
+        else if (b->jobs[i].state != S_JOB_FREE && b->jobs[i].is_dup)
+            dups++;
+    }
+    if (dup && dups >= b->dup_max)
+        return NULL;
+    return free_job;
+}
+
+/* Claim due rows into free slots and start their searches. */
+static int s_dispatch_sync(dhis_bridge_t *b)
+{
+    while (b->work_due && !b->stopping && dhis_link_up(&b->link)) {
+        s_job_t *j = s_free_job(b, false);
+        if (j == NULL)
+            return 0;
+        s_claim_t c = {b, j, (size_t)b->cfg->batch_size};
+        j->is_dup = false;
+        int r = cmn_daemon_tx(b->d, s_tx_claim, &c);
+        if (r < 0) {
+            j->nrows = 0;
+            b->store_retry_at = cmn_mono_ms() + S_STORE_RETRY_MS;
+            return r;
+        }
+        if (j->nrows < c.want)
+            b->work_due = false; /* all that is due now: wait for a wake-up or the scan */
+        if (j->nrows == 0)
+            return 0;
+        j->state = S_JOB_BUSY;
+        size_t open = 0;
+        for (size_t i = 0; i < j->nrows; i++)
+            open += j->rows[i].out == S_OUT_NONE;
+        if (open == 0)
+            j->state = S_JOB_DONE;
+        else
+            s_start_search(j);
     }
     return 0;
 }
 
-static int s_process(dhis_bridge_t *b, const int64_t *rows, size_t n)
+/* ---- duplicates -------------------------------------------------------------------- */
+
+static int s_tx_dup_import(void *arg, cmn_store_t *st)
 {
-    int r;
-    b->rows = rows;
-    b->nrows = n;
-    r = cmn_daemon_tx(b->d, s_tx_accept, b);
+    (void)arg;
+    cmn_param_t p[] = {P_INT(cmn_now_ms())};
+    return cmn_store_exec(st,
+                          "INSERT INTO dhis2_duplicates (duplicate_id, kind, ciu, other_ciu, "
+                          "status, attempts, next_ms, created_ms, updated_ms) SELECT d.id, "
+                          "d.kind, d.ciu, d.other_ciu, 'pending', 0, $1, $1, $1 FROM duplicates d "
+                          "WHERE d.status = 'open' AND NOT EXISTS (SELECT 1 FROM dhis2_duplicates "
+                          "x WHERE x.duplicate_id = d.id) ON CONFLICT (duplicate_id) DO NOTHING",
+                          p, 1, NULL);
+}
+
+static void s_dup_set(s_dup_t *u, const char *out, long status, const char *err)
+{
+    cmn_strlcpy(u->out, out, sizeof(u->out));
+    u->status = status;
+    cmn_strlcpy(u->error, err ? err : "", sizeof(u->error));
+}
+
+/* The synced tracked entity of a CIU: 1 found, 0 not yet, -ENOENT never. */
+static int s_te_of(cmn_store_t *st, const char *ciu, char te[DHIS_UID_LEN])
+{
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_TEXT(ciu)};
+    int r = cmn_store_query(st, "SELECT status, te_uid FROM dhis2_sync WHERE ciu = $1", p, 1,
+                            &rows);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < b->naccepted; i++) {
-        cmn_msg_t ev;
-        cmn_msg_init(&ev, CMN_EV_DHIS2_PENDING, b->accepted_trace[i]);
-        cmn_strlcpy(ev.ciu, b->accepted_ciu[i], sizeof(ev.ciu));
-        ev.row = b->accepted[i];
-        cmn_pub_send(b->pub, &ev);
-        cmn_counter_add(b->m_pending, 1);
-        log_debug(S_MODULE, NULL, "enrolment %lld pending", (long long)b->accepted[i]);
+    if (cmn_rows_count(rows) == 0) {
+        r = -ENOENT;
+    } else {
+        const char *status = cmn_rows_get(rows, 0, 0), *uid = cmn_rows_get(rows, 0, 1);
+        if (status && strcmp(status, "synced") == 0 && dhis_uid_valid(uid)) {
+            cmn_strlcpy(te, uid, DHIS_UID_LEN);
+            r = 1;
+        } else {
+            r = status && strcmp(status, "failed") == 0 ? -ENOENT : 0;
+        }
     }
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
+typedef struct {
+    dhis_bridge_t *b;
+    s_job_t **jobs;
+    size_t njobs; /* jobs filled */
+    size_t cap;
+} s_dup_claim_t;
+
+static int s_dup_defer(cmn_store_t *st, int64_t id, const char *status, const char *err,
+                       int64_t next)
+{
+    cmn_param_t p[] = {P_TEXT(status), P_TEXT(err), P_INT(next), P_INT(cmn_now_ms()), P_INT(id)};
+    return cmn_store_exec(st, "UPDATE dhis2_duplicates SET status = $1, last_error = $2, next_ms "
+                              "= $3, updated_ms = $4, lease_until = 0, lease_owner = NULL WHERE "
+                              "id = $5",
+                          p, 5, NULL);
+}
+
+static int s_tx_dup_claim(void *arg, cmn_store_t *st)
+{
+    s_dup_claim_t *c = arg;
+    dhis_bridge_t *b = c->b;
+    int64_t now = cmn_now_ms(), lease = now + b->cfg->lease_s * 1000;
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_INT(lease), P_TEXT(b->owner), P_INT(now), P_INT((int64_t)c->cap)};
+    int r = cmn_store_query(
+        st,
+        "UPDATE dhis2_duplicates SET lease_until = $1, lease_owner = $2 WHERE id IN (SELECT id "
+        "FROM dhis2_duplicates WHERE status = 'pending' AND next_ms <= $3 AND lease_until <= $3 "
+        "ORDER BY next_ms, id LIMIT $4) AND status = 'pending' AND lease_until <= $3 RETURNING "
+        "id, kind, ciu, other_ciu, attempts",
+        p, 4, &rows);
+    c->njobs = 0;
+    for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
+        int64_t id = cmn_rows_int(rows, i, 0, 0);
+        const char *kind = cmn_rows_get(rows, i, 1), *ciu = cmn_rows_get(rows, i, 2),
+                   *other = cmn_rows_get(rows, i, 3);
+        bool pair = kind && strcmp(kind, "number_other_ciu") == 0 && other && *other;
+        char a[DHIS_UID_LEN] = "", t[DHIS_UID_LEN] = "";
+        int ra = 1, rb;
+        if (pair && (ra = s_te_of(st, other, a)) < 0 && ra != -ENOENT) {
+            r = ra;
+            break;
+        }
+        rb = s_te_of(st, ciu ? ciu : "", t);
+        if (rb < 0 && rb != -ENOENT) {
+            r = rb;
+            break;
+        }
+        if (ra == -ENOENT || rb == -ENOENT) {
+            /* one of the two is not, and will not be, in DHIS2 */
+            r = s_dup_defer(st, id, "skipped", "a CIU of this duplicate is not in DHIS2 (its "
+                                               "registration failed)",
+                            now);
+            continue;
+        }
+        if (ra == 0 || rb == 0) { /* wait for the registrations */
+            r = s_dup_defer(st, id, "pending", NULL, now + S_PAIR_WAIT_MS);
+            continue;
+        }
+        if (pair && strcmp(a, t) == 0) {
+            r = s_dup_defer(st, id, "skipped", "both CIUs are the same tracked entity", now);
+            continue;
+        }
+        s_job_t *j = c->jobs[c->njobs++];
+        s_dup_t *u = &j->dup;
+        memset(u, 0, sizeof(*u));
+        u->id = id;
+        u->pair = pair;
+        u->attempts = (int)cmn_rows_int(rows, i, 4, 0);
+        u->retry_after_s = -1;
+        cmn_strlcpy(u->ciu, ciu ? ciu : "", sizeof(u->ciu));
+        cmn_strlcpy(u->original, pair ? a : t, sizeof(u->original));
+        cmn_strlcpy(u->duplicate, pair ? t : "", sizeof(u->duplicate));
+    }
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
+static void s_dup_done_res(s_job_t *j, const char *out, const cmn_http_result_t *res)
+{
+    char err[S_ERR_LEN];
+    dhis_error_text(res->status, res->error, res->body, err, sizeof(err));
+    s_dup_set(&j->dup, out, res->status, err);
+    j->dup.retry_after_s = res->retry_after_s;
+    j->state = S_JOB_DONE;
+}
+
+/* Outcome of a call that failed, by class. */
+static void s_dup_failed_call(s_job_t *j, dhis_call_t cls, const cmn_http_result_t *res)
+{
+    s_dup_done_res(j, cls == DHIS_CALL_RETRY  ? "retry"
+                      : cls == DHIS_CALL_AUTH ? "release"
+                                              : "failed",
+                   res);
+}
+
+static void s_on_dup_merge(void *arg, const cmn_http_result_t *res)
+{
+    s_job_t *j = arg;
+    dhis_bridge_t *b = j->b;
+    s_observe(b, b->h_dup, res, false, true);
+    if (res->status == 200) {
+        s_dup_set(&j->dup, "merged", res->status, NULL);
+        j->state = S_JOB_DONE;
+        return;
+    }
+    /* flagged all the same; say why DHIS2 would not merge it */
+    s_dup_done_res(j, "flagged", res);
+}
+
+static void s_on_dup_post(void *arg, const cmn_http_result_t *res)
+{
+    s_job_t *j = arg;
+    dhis_bridge_t *b = j->b;
+    dhis_call_t cls = s_observe(b, b->h_dup, res, false, true);
+    cmn_str_t url = CMN_STR_INIT(4096);
+
+    if (b->stopping || res->curl_code == -1) {
+        s_dup_done_res(j, "release", res);
+        return;
+    }
+    if (res->status == 409 && strstr(res->body, "already marked")) {
+        s_dup_set(&j->dup, "flagged", res->status, NULL); /* sent before, answer lost */
+        j->state = S_JOB_DONE;
+        return;
+    }
+    if (cls != DHIS_CALL_OK) {
+        s_dup_failed_call(j, cls, res);
+        return;
+    }
+    dhis_parse_duplicate_id(res->body, j->dup.dhis2_id);
+    s_dup_set(&j->dup, "flagged", res->status, NULL);
+    if (b->cfg->auto_merge && j->dup.dhis2_id[0] &&
+        dhis_url_merge(b->cfg, j->dup.dhis2_id, &url) == 0 &&
+        s_start(b, "POST", cmn_str_cstr(&url), NULL, s_on_dup_merge, j) == 0) {
+        cmn_str_free(&url);
+        return;
+    }
+    cmn_str_free(&url);
+    j->state = S_JOB_DONE;
+}
+
+static void s_on_dup_flag(void *arg, const cmn_http_result_t *res)
+{
+    s_job_t *j = arg;
+    dhis_bridge_t *b = j->b;
+    dhis_call_t cls = s_observe(b, b->h_dup, res, false, true);
+    dhis_report_t rep;
+
+    if (b->stopping || res->curl_code == -1) {
+        s_dup_done_res(j, "release", res);
+        return;
+    }
+    if ((res->status == 200 || res->status == 409) && dhis_parse_report(res->body, &rep) == 0) {
+        if (rep.nerrors == 0 && res->status == 200)
+            s_dup_set(&j->dup, "flagged", res->status, NULL);
+        else
+            s_dup_done_res(j, "failed", res);
+        dhis_report_free(&rep);
+        j->state = S_JOB_DONE;
+        return;
+    }
+    dhis_report_free(&rep);
+    s_dup_failed_call(j, cls == DHIS_CALL_OK ? DHIS_CALL_RETRY : cls, res);
+}
+
+static void s_on_dup_get(void *arg, const cmn_http_result_t *res)
+{
+    s_job_t *j = arg;
+    dhis_bridge_t *b = j->b;
+    dhis_call_t cls = s_observe(b, b->h_dup, res, false, true);
+    cmn_str_t url = CMN_STR_INIT(4096);
+    char *body = NULL;
+
+    if (b->stopping || res->curl_code == -1) {
+        s_dup_done_res(j, "release", res);
+        return;
+    }
+    if (cls != DHIS_CALL_OK) {
+        s_dup_failed_call(j, cls, res);
+        return;
+    }
+    body = dhis_body_flag(res->body);
+    if (body == NULL || dhis_url_import(b->cfg, true, &url) < 0 ||
+        s_start(b, "POST", cmn_str_cstr(&url), body, s_on_dup_flag, j) < 0) {
+        cmn_http_result_t bad = *res;
+        bad.body = "{\"message\":\"the tracked entity could not be read back\"}";
+        s_dup_done_res(j, "retry", &bad);
+    }
+    free(body);
+    cmn_str_free(&url);
+}
+
+static void s_start_dup(s_job_t *j)
+{
+    dhis_bridge_t *b = j->b;
+    cmn_str_t url = CMN_STR_INIT(4096);
+    char *body = NULL;
+    int r;
+    if (j->dup.pair) {
+        body = dhis_body_duplicate(j->dup.original, j->dup.duplicate);
+        r = body ? dhis_url_duplicates(b->cfg, &url) : -ENOMEM;
+        if (r == 0)
+            r = s_start(b, "POST", cmn_str_cstr(&url), body, s_on_dup_post, j);
+    } else {
+        r = dhis_url_entity(b->cfg, j->dup.original, &url);
+        if (r == 0)
+            r = s_start(b, "GET", cmn_str_cstr(&url), NULL, s_on_dup_get, j);
+    }
+    if (r < 0) {
+        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0};
+        s_dup_done_res(j, "retry", &res);
+    }
+    free(body);
+    cmn_str_free(&url);
+}
+
+static int s_dispatch_dups(dhis_bridge_t *b)
+{
+    s_job_t *free_jobs[S_DUP_CLAIM];
+    size_t nfree = 0;
+    if (!b->dups_due || b->stopping || !dhis_link_up(&b->link))
+        return 0;
+    /* reserve the free dup slots (marked busy so s_free_job skips them) */
+    while (nfree < S_DUP_CLAIM) {
+        s_job_t *j = s_free_job(b, true);
+        if (j == NULL)
+            break;
+        j->state = S_JOB_BUSY;
+        j->is_dup = true;
+        free_jobs[nfree++] = j;
+    }
+    if (nfree == 0)
+        return 0;
+    s_dup_claim_t c = {b, free_jobs, 0, nfree};
+    int r = cmn_daemon_tx(b->d, s_tx_dup_claim, &c);
+    if (r < 0) {
+        c.njobs = 0;
+        b->store_retry_at = cmn_mono_ms() + S_STORE_RETRY_MS;
+    }
+    for (size_t i = c.njobs; i < nfree; i++) /* unused reservations */
+        free_jobs[i]->state = S_JOB_FREE;
+    if (r == 0 && c.njobs == 0)
+        b->dups_due = false;
+    for (size_t i = 0; i < c.njobs; i++)
+        s_start_dup(free_jobs[i]);
+    return r;
+}
+
+/* ---- recording outcomes ------------------------------------------------------------ */
+
+static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t now)
+{
+    int64_t changes = 0;
+    int rc = 0;
+    const char *err = r->error[0] ? r->error : NULL, *codes = r->codes[0] ? r->codes : NULL;
+    switch (r->out) {
+    case S_OUT_SYNCED: {
+        const char *te = r->found ? r->found_te : r->te;
+        const char *ou = r->found ? r->found_ou : r->ou;
+        cmn_param_t p[] = {P_TEXT(te), P_TEXT(ou), P_INT(r->found ? 1 : 0), P_INT(now),
+                           P_INT(r->status), P_INT(r->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_sync SET status = 'synced', te_uid = $1, org_unit = $2, "
+                            "linked = $3, synced_ms = $4, updated_ms = $4, http_status = $5, "
+                            "last_error = NULL, error_codes = NULL, lease_until = 0, lease_owner "
+                            "= NULL WHERE id = $6 AND lease_owner = $7 AND status = 'pending'",
+                            p, 7, &changes);
+        break;
+    }
+    case S_OUT_RETRY: {
+        int64_t wait = dhis_backoff_ms(r->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
+        if (r->retry_after_s > 0 && r->retry_after_s * 1000 > wait)
+            wait = r->retry_after_s * 1000;
+        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err), P_INT(r->status), P_TEXT(codes),
+                           P_INT(now), P_INT(r->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_sync SET attempts = attempts + 1, next_ms = $1, "
+                            "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
+                            "$5, lease_until = 0, lease_owner = NULL WHERE id = $6 AND "
+                            "lease_owner = $7 AND status = 'pending'",
+                            p, 7, &changes);
+        break;
+    }
+    case S_OUT_RESEARCH: {
+        cmn_param_t p[] = {P_INT(now), P_TEXT(err), P_INT(r->status), P_TEXT(codes),
+                           P_INT(r->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_sync SET conflicts = conflicts + 1, next_ms = $1, "
+                            "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
+                            "$1, lease_until = 0, lease_owner = NULL WHERE id = $5 AND "
+                            "lease_owner = $6 AND status = 'pending'",
+                            p, 6, &changes);
+        break;
+    }
+    case S_OUT_FAILED: {
+        cmn_param_t p[] = {P_TEXT(err), P_INT(r->status), P_TEXT(codes), P_INT(now),
+                           P_INT(r->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_sync SET status = 'failed', last_error = $1, "
+                            "http_status = $2, error_codes = $3, updated_ms = $4, lease_until = "
+                            "0, lease_owner = NULL WHERE id = $5 AND lease_owner = $6 AND status "
+                            "= 'pending'",
+                            p, 6, &changes);
+        break;
+    }
+    case S_OUT_RELEASE:
+    case S_OUT_NONE: {
+        cmn_param_t p[] = {P_INT(r->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_sync SET lease_until = 0, lease_owner = NULL WHERE id "
+                            "= $1 AND lease_owner = $2",
+                            p, 2, &changes);
+        break;
+    }
+    }
+    r->recorded = rc == 0 && changes == 1;
+    return rc;
+}
+
+static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, s_dup_t *u, int64_t now)
+{
+    int64_t changes = 0;
+    int rc;
+    const char *err = u->error[0] ? u->error : NULL;
+    if (strcmp(u->out, "retry") == 0) {
+        int64_t wait = dhis_backoff_ms(u->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
+        if (u->retry_after_s > 0 && u->retry_after_s * 1000 > wait)
+            wait = u->retry_after_s * 1000;
+        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err), P_INT(u->status), P_INT(now),
+                           P_INT(u->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_duplicates SET attempts = attempts + 1, next_ms = $1, "
+                            "last_error = $2, http_status = $3, updated_ms = $4, lease_until = 0, "
+                            "lease_owner = NULL WHERE id = $5 AND lease_owner = $6",
+                            p, 6, &changes);
+    } else if (strcmp(u->out, "release") == 0 || u->out[0] == '\0') {
+        cmn_param_t p[] = {P_INT(u->id), P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_duplicates SET lease_until = 0, lease_owner = NULL "
+                            "WHERE id = $1 AND lease_owner = $2",
+                            p, 2, &changes);
+    } else {
+        cmn_param_t p[] = {P_TEXT(u->out),
+                           P_TEXT(u->original),
+                           P_TEXT(u->duplicate[0] ? u->duplicate : NULL),
+                           P_TEXT(u->dhis2_id[0] ? u->dhis2_id : NULL),
+                           P_TEXT(err),
+                           P_INT(u->status),
+                           P_INT(now),
+                           P_INT(u->id),
+                           P_TEXT(b->owner)};
+        rc = cmn_store_exec(st,
+                            "UPDATE dhis2_duplicates SET status = $1, original_te = $2, "
+                            "duplicate_te = $3, dhis2_id = $4, last_error = $5, http_status = $6, "
+                            "updated_ms = $7, lease_until = 0, lease_owner = NULL WHERE id = $8 "
+                            "AND lease_owner = $9",
+                            p, 9, &changes);
+    }
+    u->recorded = rc == 0 && changes == 1;
+    return rc;
+}
+
+static int s_tx_record(void *arg, cmn_store_t *st)
+{
+    dhis_bridge_t *b = arg;
+    int64_t now = cmn_now_ms();
+    int r = 0;
+    for (size_t i = 0; i < b->njobs && r == 0; i++) {
+        s_job_t *j = &b->jobs[i];
+        if (j->state != S_JOB_DONE)
+            continue;
+        if (j->is_dup)
+            r = s_record_dup(b, st, &j->dup, now);
+        for (size_t k = 0; !j->is_dup && k < j->nrows && r == 0; k++)
+            r = s_record_row(b, st, &j->rows[k], now);
+    }
+    return r;
+}
+
+/* After the commit: events, logs, metrics; the slots are free again. */
+static void s_announce(dhis_bridge_t *b)
+{
+    for (size_t i = 0; i < b->njobs; i++) {
+        s_job_t *j = &b->jobs[i];
+        if (j->state != S_JOB_DONE)
+            continue;
+        if (j->is_dup) {
+            s_dup_t *u = &j->dup;
+            if (u->recorded && (strcmp(u->out, "flagged") == 0 || strcmp(u->out, "merged") == 0)) {
+                char detail[48];
+                snprintf(detail, sizeof(detail), "%s%s%s", u->original, u->pair ? " " : "",
+                         u->duplicate);
+                s_publish(b, CMN_EV_DHIS2_DUPLICATE_FLAGGED, NULL, u->ciu, u->id, detail, false);
+                cmn_counter_add(b->m_flagged, 1);
+                log_info(S_MODULE, NULL, "potential duplicate %lld sent to DHIS2 (%s%s%s)%s%s",
+                         (long long)u->id, u->pair ? "pair " : "flag ", detail,
+                         u->dhis2_id[0] ? ", id " : "", u->dhis2_id,
+                         strcmp(u->out, "merged") == 0 ? ", merged" : "");
+            } else if (u->recorded && strcmp(u->out, "failed") == 0) {
+                log_warn(S_MODULE, NULL, "potential duplicate %lld refused by DHIS2: %s",
+                         (long long)u->id, u->error);
+            } else if (u->recorded && strcmp(u->out, "retry") == 0) {
+                cmn_counter_add(b->m_retries, 1);
+            }
+            b->dups_due = true;
+        }
+        for (size_t k = 0; !j->is_dup && k < j->nrows; k++) {
+            s_row_t *r = &j->rows[k];
+            if (!r->recorded)
+                continue;
+            switch (r->out) {
+            case S_OUT_SYNCED: {
+                const char *te = r->found ? r->found_te : r->te;
+                s_publish(b, CMN_EV_DHIS2_SYNCED, r->trace, r->ciu, r->id, te, r->found);
+                cmn_counter_add(b->m_synced, 1);
+                if (r->found)
+                    cmn_counter_add(b->m_linked, 1);
+                log_debug(S_MODULE, r->trace, "enrolment %lld synced: tracked entity %s%s",
+                          (long long)r->id, te, r->found ? " (existing person)" : "");
+                break;
+            }
+            case S_OUT_FAILED: {
+                char detail[96]; /* cut to the event's 47 characters */
+                snprintf(detail, sizeof(detail), "%s %s", r->codes[0] ? r->codes : "-",
+                         r->found ? r->found_te : r->te);
+                s_publish(b, CMN_EV_DHIS2_FAILED, r->trace, r->ciu, r->id, detail, r->found);
+                cmn_counter_add(b->m_failed, 1);
+                log_warn(S_MODULE, r->trace, "enrolment %lld refused by DHIS2: %s",
+                         (long long)r->id, r->error);
+                break;
+            }
+            case S_OUT_RETRY:
+                cmn_counter_add(b->m_retries, 1);
+                log_debug(S_MODULE, r->trace, "enrolment %lld will be retried: %s",
+                          (long long)r->id, r->error);
+                break;
+            case S_OUT_RESEARCH:
+                log_info(S_MODULE, r->trace,
+                         "enrolment %lld: the CIU already exists in DHIS2 (E1064): linking",
+                         (long long)r->id);
+                break;
+            case S_OUT_RELEASE:
+            case S_OUT_NONE:
+                break;
+            }
+        }
+        if (!j->is_dup)
+            b->work_due = true; /* a slot is free, and re-searches are due now */
+        j->state = S_JOB_FREE;
+        j->nrows = 0;
+    }
+}
+
+static bool s_any_done(const dhis_bridge_t *b)
+{
+    for (size_t i = 0; i < b->njobs; i++)
+        if (b->jobs[i].state == S_JOB_DONE)
+            return true;
+    return false;
+}
+
+static int s_record(dhis_bridge_t *b)
+{
+    if (!s_any_done(b))
+        return 0;
+    int r = cmn_daemon_tx(b->d, s_tx_record, b);
+    if (r < 0) {
+        b->store_retry_at = cmn_mono_ms() + S_STORE_RETRY_MS;
+        return r;
+    }
+    s_announce(b);
     return 0;
+}
+
+/* ---- the worker loop's callbacks ------------------------------------------------ */
+
+static int s_backlog(dhis_bridge_t *b)
+{
+    cmn_rows_t *rows = NULL;
+    int r = cmn_store_query(b->d->store, "SELECT COUNT(*) FROM dhis2_sync WHERE status IN "
+                                         "('queued', 'pending')",
+                            NULL, 0, &rows);
+    if (r == 0)
+        cmn_gauge_set(b->g_backlog, cmn_rows_int(rows, 0, 0, 0));
+    cmn_rows_destroy(&rows);
+    b->backlog_at = cmn_mono_ms() + S_BACKLOG_EVERY_MS;
+    return r;
 }
 
 static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
 {
     dhis_bridge_t *b = arg;
-    int64_t *rows = calloc(n, sizeof(*rows));
-    size_t k = 0;
-    int r;
-    if (rows == NULL)
-        return -ENOMEM;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(msgs[i].type, CMN_MSG_DHIS2_SYNC) == 0 && msgs[i].row > 0)
-            rows[k++] = msgs[i].row;
-    r = k ? s_process(b, rows, k) : 0;
-    free(rows);
-    return r;
+        if (strcmp(msgs[i].type, CMN_MSG_DHIS2_SYNC) == 0)
+            return s_accept(b, false);
+    return 0;
 }
 
 static int s_on_rescan(void *arg, bool at_start)
 {
     dhis_bridge_t *b = arg;
-    cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_INT(S_SCAN_LIMIT)};
-    int64_t *ids;
-    size_t k = 0;
-    int r = cmn_store_query(b->d->store, "SELECT id, ciu FROM dhis2_sync WHERE status = "
-                                         "'queued' ORDER BY id LIMIT $1",
-                            p, 1, &rows);
+    int64_t now = cmn_mono_ms();
+    int r = s_accept(b, at_start);
     if (r < 0)
         return r;
-    ids = calloc((size_t)cmn_rows_count(rows) + 1, sizeof(*ids));
-    if (ids == NULL) {
-        cmn_rows_destroy(&rows);
-        return -ENOMEM;
+    if (b->cfg) {
+        b->work_due = true; /* backoffs that ended, leases that expired */
+        r = cmn_daemon_tx(b->d, s_tx_dup_import, NULL);
+        if (r < 0)
+            return r;
+        b->dups_due = true;
     }
-    for (int i = 0; i < cmn_rows_count(rows); i++)
-        if (cmn_bus_shard(cmn_rows_get(rows, i, 1), b->shards) == b->shard)
-            ids[k++] = cmn_rows_int(rows, i, 0, 0);
-    cmn_rows_destroy(&rows);
-    if (k > 0)
-        log_info(S_MODULE, NULL, "%s: %zu queued enrolments picked up",
-                 at_start ? "start" : "scan", k);
-    size_t max = (size_t)b->d->settings.batch_max;
-    for (size_t off = 0; off < k && r == 0; off += max)
-        r = s_process(b, ids + off, k - off < max ? k - off : max);
-    free(ids);
+    if (now >= b->backlog_at && (r = s_backlog(b)) < 0)
+        return r;
+    if (now >= b->heartbeat_at)
+        s_write_state(b, false);
+    return 0;
+}
+
+static int s_poll_prepare(void *arg, cmn_pollfd_t *fds, size_t max, size_t *ret_n,
+                          long *timeout_ms)
+{
+    dhis_bridge_t *b = arg;
+    int64_t now = cmn_mono_ms();
+    long t = *timeout_ms;
+    *ret_n = 0;
+    if (b->cfg == NULL)
+        return 0;
+    int r = cmn_http_poll_prepare(b->http, fds, max, ret_n, &t);
+    long store_wait = b->store_retry_at > now ? (long)(b->store_retry_at - now) : 0;
+    if (b->link_changed)
+        t = 0;
+    if (s_any_done(b) && store_wait < t)
+        t = store_wait;
+    if (dhis_link_up(&b->link) && (b->work_due || b->dups_due) && s_free_job(b, false) &&
+        store_wait < t)
+        t = store_wait;
+    if (!dhis_link_up(&b->link) && !b->link.probing) {
+        long p = b->link.probe_at_ms > now ? (long)(b->link.probe_at_ms - now) : 0;
+        if (p < t)
+            t = p;
+    }
+    *timeout_ms = t;
     return r;
 }
 
-dhis_bridge_t *dhis_bridge_new(cmn_daemon_t *d)
+static int s_on_poll(void *arg)
+{
+    dhis_bridge_t *b = arg;
+    int r = 0, r2;
+    if (b->cfg == NULL)
+        return 0;
+    if (cmn_http_perform(b->http) < 0)
+        r = -EIO;
+    cmn_gauge_set(b->g_inflight, (int64_t)cmn_http_inflight(b->http));
+    if (b->link_changed)
+        s_link_changed(b);
+    if (cmn_mono_ms() < b->store_retry_at)
+        return r;
+    if ((r2 = s_record(b)) < 0)
+        return r2;
+    if (dhis_link_probe_due(&b->link, cmn_mono_ms()))
+        s_probe(b);
+    if ((r2 = s_dispatch_sync(b)) < 0)
+        return r2;
+    if ((r2 = s_dispatch_dups(b)) < 0)
+        return r2;
+    return r;
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+static int s_jobs_new(dhis_bridge_t *b)
+{
+    b->njobs = (size_t)b->cfg->concurrency;
+    b->dup_max = b->njobs > 1 ? b->njobs / 2 : 1;
+    b->jobs = calloc(b->njobs, sizeof(*b->jobs));
+    if (b->jobs == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < b->njobs; i++) {
+        b->jobs[i].b = b;
+        b->jobs[i].rows = calloc((size_t)b->cfg->batch_size, sizeof(*b->jobs[i].rows));
+        if (b->jobs[i].rows == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+dhis_bridge_t *dhis_bridge_new(cmn_daemon_t *d, int *ret_code)
 {
     dhis_bridge_t *b = calloc(1, sizeof(*b));
+    char *err = NULL;
+    int r;
+
+    *ret_code = CMN_EXIT_SOFTWARE;
     if (b == NULL)
         return NULL;
     b->d = d;
-    size_t cap = (size_t)d->settings.batch_max > S_SCAN_LIMIT ? (size_t)d->settings.batch_max
-                                                                 : S_SCAN_LIMIT;
-    b->accepted = calloc(cap, sizeof(*b->accepted));
-    b->accepted_ciu = calloc(cap, sizeof(*b->accepted_ciu));
-    b->accepted_trace = calloc(cap, sizeof(*b->accepted_trace));
-    if (b->accepted == NULL || b->accepted_ciu == NULL || b->accepted_trace == NULL)
+    r = dhis_config_new(&d->settings, &b->cfg, &err);
+    if (r == -EINVAL) {
+        log_error(S_MODULE, NULL, "bad configuration: %s", err);
+        free(err);
+        *ret_code = CMN_EXIT_CONFIG;
         goto fail;
-    b->pull = cmn_daemon_pull(d, d->settings.ep_dhis2, &b->shard, &b->shards);
+    }
+    if (r < 0 && r != -ENOENT)
+        goto fail;
+    const char *bind = d->settings.bind && *d->settings.bind ? d->settings.bind : NULL;
+    size_t n = bind ? strlen(bind) : strcspn(d->settings.ep_dhis2, ",");
+    snprintf(b->replica, sizeof(b->replica), "%.*s", (int)n, bind ? bind : d->settings.ep_dhis2);
+    if (cmn_id_new(b->owner) < 0 || cmn_random_bytes(&b->rnd, sizeof(b->rnd)) < 0)
+        goto fail;
+    b->rnd |= 1;
+    *ret_code = CMN_EXIT_UNAVAILABLE;
+    b->pull = cmn_daemon_pull(d, d->settings.ep_dhis2, &(size_t){0}, &(size_t){0});
     if (b->pull == NULL)
         goto fail;
     b->pub = cmn_pub_new(d->bus, d->settings.ev_dhis2);
@@ -135,8 +1386,64 @@ dhis_bridge_t *dhis_bridge_new(cmn_daemon_t *d)
                   strerror(errno));
         goto fail;
     }
-    b->m_pending = cmn_metrics_counter(d->metrics, "dhis2_pending_total", NULL,
+    *ret_code = CMN_EXIT_SOFTWARE;
+    cmn_metrics_t *m = d->metrics;
+    b->m_pending = cmn_metrics_counter(m, "dhis2_pending_total", NULL,
                                        "Enrolments accepted and waiting for DHIS2");
+    b->m_synced = cmn_metrics_counter(m, "dhis2_synced_total", NULL,
+                                      "Enrolments synced: the person is in DHIS2, enrolled");
+    b->m_linked = cmn_metrics_counter(m, "dhis2_linked_total", NULL,
+                                      "Synced enrolments whose person already was in DHIS2");
+    b->m_failed = cmn_metrics_counter(m, "dhis2_failed_total", NULL,
+                                      "Enrolments DHIS2 refused (status failed)");
+    b->m_retries = cmn_metrics_counter(m, "dhis2_retries_total", NULL,
+                                       "Attempts that will be retried (no answer, 5xx, ...)");
+    b->m_flagged = cmn_metrics_counter(m, "dhis2_duplicates_flagged_total", NULL,
+                                       "Potential duplicates sent to DHIS2");
+    b->m_calls = cmn_metrics_counter(m, "dhis2_calls_total", NULL, "Calls made to DHIS2");
+    b->g_backlog = cmn_metrics_gauge(m, "dhis2_backlog", NULL,
+                                     "Enrolments queued or pending (not yet in DHIS2)");
+    b->g_circuit = cmn_metrics_gauge(m, "dhis2_circuit_state", NULL,
+                                     "0 closed (calls flow), 1 open (DHIS2 unreachable), 2 "
+                                     "paused (credentials refused)");
+    b->g_inflight = cmn_metrics_gauge(m, "dhis2_calls_in_flight", NULL,
+                                      "DHIS2 calls in flight (the at-least-once window)");
+    b->h_search = cmn_metrics_histogram(m, "dhis2_call_seconds", "call=\"search\"",
+                                        "Time of one DHIS2 call", NULL, 0);
+    b->h_import = cmn_metrics_histogram(m, "dhis2_call_seconds", "call=\"import\"",
+                                        "Time of one DHIS2 call", NULL, 0);
+    b->h_info = cmn_metrics_histogram(m, "dhis2_call_seconds", "call=\"info\"",
+                                      "Time of one DHIS2 call", NULL, 0);
+    b->h_dup = cmn_metrics_histogram(m, "dhis2_call_seconds", "call=\"duplicate\"",
+                                     "Time of one DHIS2 call", NULL, 0);
+    if (!b->m_pending || !b->m_synced || !b->m_linked || !b->m_failed || !b->m_retries ||
+        !b->m_flagged || !b->m_calls || !b->g_backlog || !b->g_circuit || !b->g_inflight ||
+        !b->h_search || !b->h_import || !b->h_info || !b->h_dup)
+        goto fail;
+    if (b->cfg == NULL) {
+        log_warn(S_MODULE, NULL,
+                 "DHIS2 not configured (DHIS2_BASE_URL is empty): registrations are kept as "
+                 "pending and sent once it is set (docs/dhis2.md)");
+        s_write_state(b, false);
+        *ret_code = CMN_EXIT_OK;
+        return b;
+    }
+    b->http = cmn_http_new(S_BODY_MAX);
+    if (b->http == NULL || s_jobs_new(b) < 0)
+        goto fail;
+    dhis_link_init(&b->link, (int)b->cfg->breaker_failures, b->cfg->breaker_s * 1000,
+                   cmn_mono_ms());
+    dhis_dialect_for(NULL, &b->dialect);
+    b->dialect.version[0] = '\0';
+    b->link_was = DHIS_LINK_CONNECT;
+    log_info(S_MODULE, NULL,
+             "DHIS2 at %s (%s auth): program %s, tracked entity type %s, org unit %s%s, batches "
+             "of %ld, %ld calls in flight",
+             b->cfg->base_url, b->cfg->auth_header ? "token" : "basic", b->cfg->program,
+             b->cfg->tet, b->cfg->org_unit, b->cfg->ou_map_n ? " (+ city map)" : "",
+             b->cfg->batch_size, b->cfg->concurrency);
+    s_write_state(b, false);
+    *ret_code = CMN_EXIT_OK;
     return b;
 fail:
     dhis_bridge_destroy(&b);
@@ -145,7 +1452,10 @@ fail:
 
 int dhis_bridge_run(dhis_bridge_t *b)
 {
-    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
+                                         .on_rescan = s_on_rescan,
+                                         .poll_prepare = s_poll_prepare,
+                                         .on_poll = s_on_poll};
     return cmn_daemon_work(b->d, b->pull, &ops, b);
 }
 
@@ -155,11 +1465,18 @@ void dhis_bridge_destroy(dhis_bridge_t **p)
     if (p == NULL || *p == NULL)
         return;
     b = *p;
+    b->stopping = true;
+    /* calls in flight end as "aborted": their rows are given back at once
+     * (whatever DHIS2 did with them, the next attempt searches first) */
+    cmn_http_destroy(&b->http);
+    if (b->jobs && b->d->store && s_record(b) < 0)
+        log_warn(S_MODULE, NULL, "stopping: leases left to expire (store unavailable)");
+    for (size_t i = 0; b->jobs && i < b->njobs; i++)
+        free(b->jobs[i].rows);
+    free(b->jobs);
+    dhis_config_destroy(&b->cfg);
     cmn_pub_destroy(&b->pub);
     cmn_pull_destroy(&b->pull);
-    free(b->accepted);
-    free(b->accepted_ciu);
-    free(b->accepted_trace);
     free(b);
     *p = NULL;
 }

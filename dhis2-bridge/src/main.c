@@ -1,4 +1,4 @@
-/* ciu-dhis2-bridge: DHIS2 Tracker enrolment queue. */
+/* ciu-dhis2-bridge: enrols every issued CIU in DHIS2 Tracker. */
 #include <stddef.h>
 
 #include "common/cmn_daemon.h"
@@ -12,8 +12,9 @@ int main(int argc, char **argv)
                             (long)offsetof(cmn_settings_t, admin_port_dhis2));
 
     if (r == CMN_EXIT_OK) {
-        bridge = dhis_bridge_new(&d);
-        r = bridge ? dhis_bridge_run(bridge) : CMN_EXIT_UNAVAILABLE;
+        bridge = dhis_bridge_new(&d, &r);
+        if (bridge)
+            r = dhis_bridge_run(bridge);
     }
     dhis_bridge_destroy(&bridge);
     cmn_daemon_shutdown(&d);
