@@ -709,7 +709,9 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
         s_defer(s, c->user, cmn_now_ms() + s->probe_interval_ms);
         return;
     }
-    if (chn && chn->paused && res->outcome != SND_PAUSE) {
+    /* Only the probe proves the credentials work again: a call started before
+     * the pause may still succeed after it. */
+    if (chn && chn->paused && c->probe && res->outcome != SND_PAUSE) {
         chn->paused = false;
         cmn_gauge_set(s->m_paused[c->ch], 0);
         log_info(S_MODULE, c->trace, "channel %s resumed: the provider accepts the credentials "
