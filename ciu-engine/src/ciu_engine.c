@@ -8,29 +8,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ciu_cities.h"
 #include "ciu_engine.h"
 #include "ciu_qr.h"
 #include "ciu_rules.h"
+#include "ciu_store.h"
 #include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
 #include "common/cmn_outbox.h"
 
 #define S_MODULE "engine"
-#define S_SCAN_LIMIT 1000
+#define S_PATH_MAX 4200
+#define S_FILE_GRACE_MS 5000 /* a QR file still unseen this long after its commit: the scan writes it */
 
-/* What one request produced, for the wake-ups and events after commit. */
+/* A QR image, rendered before the transaction (or, for a request that came
+ * in since, during it: in memory only). */
 typedef struct {
-    char trace[CMN_ID_LEN];
-    char user[CMN_HEX256_LEN];
-    char channel[16];
+    char ciu[CIU_LEN + 1];
+    unsigned char *png;
+    size_t len;
+} s_qr_t;
+
+/* A QR file to write once the transaction has committed. */
+typedef struct {
+    char path[S_PATH_MAX];
+    char ciu[CIU_LEN + 1];
+} s_file_t;
+
+/* One request being answered. */
+typedef struct {
+    ciu_request_t rq;
     char ciu[CIU_LEN + 1];
     bool existing;
-    bool queued_sync;
+    char first_user[CMN_HEX256_LEN];
     int64_t outbox_row;
-    int64_t sync_row;
-    char dup_kind[2][32]; /* duplicate kinds recorded, "" if none */
-} s_done_t;
+} s_issue_t;
 
 struct ciu_engine {
     cmn_daemon_t *d;
@@ -38,357 +49,407 @@ struct ciu_engine {
     cmn_pull_t *pull;
     cmn_push_t *to_sender;
     cmn_push_t *to_dhis2;
+    cmn_push_t *to_conversation;
     cmn_pub_t *pub;
     size_t shard, shards;
     char media_dir[4096];
-    /* the batch being processed */
-    const int64_t *rows;
-    size_t nrows;
-    s_done_t *done;
-    size_t ndone;
+    cmn_keyset_t *keys;   /* people of the batch */
+    cmn_announce_t *ann;  /* what the batch tells the others after commit */
+    const cmn_keyset_t *batch;
+    s_qr_t *qrs;          /* rendered images of the batch */
+    size_t nqrs, maxqrs;
+    s_file_t *files;      /* files of the current attempt */
+    size_t nfiles, maxfiles;
     cmn_counter_t *m_issued;
     cmn_counter_t *m_existing;
     cmn_counter_t *m_duplicates;
     cmn_counter_t *m_qr;
 };
 
-/* Write a QR PNG of the CIU to the media folder and register its token. */
-static int s_make_qr(ciu_engine_t *e, cmn_store_t *st, const char *ciu, int64_t now,
-                     cmn_str_t *ret_url)
-{
-    unsigned char *png = NULL;
-    size_t len = 0;
-    char token[65], path[4200];
-    int fd, r;
+/* ------------------------------------------------------------------ QR */
 
-    r = ciu_qr_png(ciu, &png, &len);
+static const s_qr_t *s_qr_find(const ciu_engine_t *e, const char *ciu)
+{
+    for (size_t i = 0; i < e->nqrs; i++)
+        if (strcmp(e->qrs[i].ciu, ciu) == 0)
+            return &e->qrs[i];
+    return NULL;
+}
+
+/* Render the QR image of a CIU into the batch's cache (once per CIU). */
+static int s_qr_render(ciu_engine_t *e, const char *ciu)
+{
+    s_qr_t *q;
+    int r;
+
+    if (s_qr_find(e, ciu) != NULL)
+        return 0;
+    if (e->nqrs == e->maxqrs)
+        return -ENOSPC;
+    q = &e->qrs[e->nqrs];
+    r = ciu_qr_png(ciu, &q->png, &q->len);
     if (r < 0)
         return r;
-    r = cmn_random_hex(token, sizeof(token), 32);
-    if (r < 0)
-        goto out_png;
-    snprintf(path, sizeof(path), "%s/%s.png", e->media_dir, token);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        r = -errno;
-        goto out_png;
+    cmn_strlcpy(q->ciu, ciu, sizeof(q->ciu));
+    e->nqrs++;
+    return 0;
+}
+
+static void s_qr_clear(ciu_engine_t *e)
+{
+    for (size_t i = 0; i < e->nqrs; i++)
+        free(e->qrs[i].png);
+    e->nqrs = 0;
+}
+
+/* The CIU of a request's codes (CIU_OK or the refusal). */
+static ciu_err_t s_compute(const ciu_request_t *rq, char ciu[CIU_LEN + 1], ciu_field_t *ret_bad)
+{
+    /* The conversation stored validated codes; running them through the same
+     * parsers again keeps the engine the one place the formula lives. */
+    return ciu_compute(NULL, rq->last, rq->first, rq->year, rq->city, rq->gender, 9999, ciu,
+                       ret_bad);
+}
+
+/* Before the transaction: render the images of the people's pending
+ * requests, so the write lock is not held while encoding PNGs. A failure
+ * here only moves the work into the transaction. */
+static void s_qr_prepare(ciu_engine_t *e, const cmn_keyset_t *keys)
+{
+    for (size_t k = 0; k < cmn_keyset_count(keys); k++) {
+        ciu_request_t *list = NULL;
+        size_t n = 0;
+        if (ciu_store_pending(e->d->store, cmn_keyset_key(keys, k), &list, &n) < 0)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            char ciu[CIU_LEN + 1];
+            ciu_field_t bad;
+            if (s_compute(&list[i], ciu, &bad) == CIU_OK)
+                s_qr_render(e, ciu);
+        }
+        free(list);
     }
-    if (write(fd, png, len) != (ssize_t)len || fsync(fd) != 0) {
+}
+
+/* Write a file whole or not at all: a temporary name, fsync, rename. */
+static int s_write_file(const char *path, const unsigned char *data, size_t len)
+{
+    char tmp[S_PATH_MAX + 8];
+    int fd, r = 0;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) != 0)
         r = -EIO;
-        close(fd);
-        unlink(path);
-        goto out_png;
+    if (close(fd) != 0 && r == 0)
+        r = -EIO;
+    if (r == 0 && rename(tmp, path) != 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+/* Write the QR file of a CIU at path, from the cache or rendered now. */
+static int s_qr_write(void *arg, const char *path, const char *ciu)
+{
+    ciu_engine_t *e = arg;
+    const s_qr_t *q = s_qr_find(e, ciu);
+    unsigned char *png = NULL;
+    size_t len = 0;
+    int r;
+
+    if (q == NULL) {
+        struct stat sb;
+        if (stat(path, &sb) == 0)
+            return 0; /* written after its commit, as it should */
+        r = ciu_qr_png(ciu, &png, &len);
+        if (r < 0)
+            return r;
     }
-    close(fd);
-    cmn_param_t p[] = {P_TEXT(token), P_TEXT(path), P_TEXT("image/png"),
-                       P_INT(now + e->d->settings.media_ttl_s * 1000)};
-    r = cmn_store_exec(st, "INSERT INTO media (token, path, content_type, expires_ms) VALUES "
-                           "($1, $2, $3, $4)",
-                       p, 4, NULL);
-    if (r < 0) {
-        unlink(path);
-        goto out_png;
-    }
-    r = cmn_str_printf(ret_url, "%s/media/qr/%s.png", e->d->settings.public_url, token);
-    cmn_counter_add(e->m_qr, 1);
-out_png:
+    r = s_write_file(path, q ? q->png : png, q ? q->len : len);
     free(png);
     return r;
 }
 
-static int s_record_duplicate(cmn_store_t *st, const char *kind, const char *ciu,
-                              const char *other_ciu, const char *user, const char *other_user,
-                              int64_t now, bool *ret_new)
+/* After the commit: write the files of the media rows just committed. */
+static void s_files_write(ciu_engine_t *e)
 {
-    cmn_rows_t *rows = NULL;
-    cmn_param_t q[] = {P_TEXT(kind), P_TEXT(ciu), P_TEXT(user)};
-    int r = cmn_store_query(st, "SELECT id FROM duplicates WHERE kind = $1 AND ciu = $2 AND "
-                                "user_key = $3",
-                            q, 3, &rows);
-    if (r < 0)
-        return r;
-    *ret_new = cmn_rows_count(rows) == 0;
-    cmn_rows_destroy(&rows);
-    if (!*ret_new)
-        return 0;
-    cmn_param_t p[] = {P_TEXT(kind), P_TEXT(ciu), P_TEXT(other_ciu), P_TEXT(user),
-                       P_TEXT(other_user), P_INT(now)};
-    return cmn_store_exec(st, "INSERT INTO duplicates (kind, ciu, other_ciu, user_key, "
-                              "other_user_key, created_ms, status) VALUES ($1, $2, $3, $4, $5, "
-                              "$6, 'open')",
-                          p, 6, NULL);
+    for (size_t i = 0; i < e->nfiles; i++) {
+        int r = s_qr_write(e, e->files[i].path, e->files[i].ciu);
+        if (r < 0)
+            log_warn(S_MODULE, NULL, "cannot write a QR image to %s: %s; the scan retries",
+                     e->media_dir, cmn_strerror(r));
+    }
+    e->nfiles = 0;
 }
 
-/* Registry and duplicates for one CIU requested by `user`. */
-static int s_register(ciu_engine_t *e, cmn_store_t *st, s_done_t *dn, const char *reg_key,
-                      int64_t now)
+/* In the transaction: register a QR token for the CIU; its file is written
+ * after the commit. ret_url: the public URL. */
+static int s_qr_attach(ciu_engine_t *e, cmn_store_t *st, const char *ciu, int64_t now,
+                       cmn_str_t *ret_url)
 {
-    cmn_rows_t *rows = NULL;
-    cmn_param_t q[] = {P_TEXT(dn->ciu)};
+    char token[65];
+    s_file_t *f;
+    int r;
+
+    if (e->nfiles == e->maxfiles)
+        return -ENOSPC;
+    r = s_qr_render(e, ciu);
+    if (r < 0)
+        return r;
+    r = cmn_random_hex(token, sizeof(token), 32);
+    if (r < 0)
+        return r;
+    f = &e->files[e->nfiles];
+    snprintf(f->path, sizeof(f->path), "%s/%s.png", e->media_dir, token);
+    cmn_strlcpy(f->ciu, ciu, sizeof(f->ciu));
+    r = ciu_store_media_add(st, token, f->path, ciu, now + e->d->settings.media_ttl_s * 1000);
+    if (r < 0)
+        return r;
+    e->nfiles++;
+    cmn_announce_count(e->ann, e->m_qr, 1);
+    return cmn_str_printf(ret_url, "%s/media/qr/%s.png", e->d->settings.public_url, token);
+}
+
+/* ------------------------------------------------------------- announce */
+
+static void s_msg(cmn_msg_t *m, const char *type, const s_issue_t *is)
+{
+    cmn_msg_init(m, type, is->rq.trace);
+    cmn_strlcpy(m->user, is->rq.user, sizeof(m->user));
+    cmn_strlcpy(m->channel, is->rq.channel, sizeof(m->channel));
+    cmn_strlcpy(m->ciu, is->ciu, sizeof(m->ciu));
+}
+
+/* The reply to the sender, and the conversation: the request is answered. */
+static void s_announce_answer(ciu_engine_t *e, const s_issue_t *is)
+{
+    cmn_msg_t m;
+
+    s_msg(&m, CMN_MSG_OUTBOUND, is);
+    m.ciu[0] = '\0';
+    m.row = is->outbox_row;
+    cmn_announce_push(e->ann, e->to_sender, &m);
+    /* "inbound": this person has work for the conversation (a ciu_done row). */
+    s_msg(&m, CMN_MSG_INBOUND, is);
+    m.ciu[0] = '\0';
+    cmn_announce_push(e->ann, e->to_conversation, &m);
+}
+
+static void s_announce_duplicate(ciu_engine_t *e, const s_issue_t *is, const char *kind)
+{
+    cmn_msg_t m;
+
+    s_msg(&m, CMN_EV_DUPLICATE, is);
+    m.channel[0] = '\0';
+    cmn_strlcpy(m.detail, kind, sizeof(m.detail));
+    cmn_announce_pub(e->ann, e->pub, &m);
+    cmn_announce_count(e->ann, e->m_duplicates, 1);
+    log_debug(S_MODULE, is->rq.trace, "potential duplicate recorded: %s", kind);
+}
+
+/* ---------------------------------------------------------------- issue */
+
+static int s_reg_key(const ciu_engine_t *e, const char *ciu, char ret[CMN_HEX256_LEN])
+{
+    char parts[64];
+
+    snprintf(parts, sizeof(parts), "%.3s|%.3s|%c|%.2s|%c", ciu, ciu + 3, ciu[6], ciu + 7, ciu[9]);
+    return cmn_hmac_sha256_hex(e->d->salt, e->d->salt_len, parts, strlen(parts), ret);
+}
+
+/* Registry, the number's last CIU, and the potential duplicates. */
+static int s_register(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, int64_t now)
+{
+    char reg_key[CMN_HEX256_LEN], prev[16];
     bool fresh = false;
     int r;
 
-    r = cmn_store_query(st, "SELECT first_user_key FROM registry WHERE ciu = $1", q, 1, &rows);
-    if (r < 0)
-        return r;
-    dn->existing = cmn_rows_count(rows) > 0;
-    if (dn->existing) {
-        bool other = strcmp(cmn_rows_get(rows, 0, 0), dn->user) != 0;
-        char first_user[CMN_HEX256_LEN];
-        cmn_strlcpy(first_user, cmn_rows_get(rows, 0, 0), sizeof(first_user));
-        cmn_rows_destroy(&rows);
-        cmn_param_t u[] = {P_INT(now), P_TEXT(dn->ciu)};
-        r = cmn_store_exec(st, "UPDATE registry SET request_count = request_count + 1, "
-                               "last_ms = $1 WHERE ciu = $2",
-                           u, 2, NULL);
-        if (r == 0 && other) {
-            r = s_record_duplicate(st, "same_ciu_other_number", dn->ciu, NULL, dn->user,
-                                   first_user, now, &fresh);
-            if (fresh)
-                cmn_strlcpy(dn->dup_kind[0], "same_ciu_other_number", sizeof(dn->dup_kind[0]));
-        }
-    } else {
-        cmn_rows_destroy(&rows);
-        cmn_param_t i[] = {P_TEXT(dn->ciu), P_TEXT(reg_key), P_TEXT(dn->user), P_INT(now)};
-        r = cmn_store_exec(st, "INSERT INTO registry (ciu, reg_key, first_user_key, "
-                               "request_count, first_ms, last_ms) VALUES ($1, $2, $3, 1, $4, $4)",
-                           i, 4, NULL);
+    r = s_reg_key(e, is->ciu, reg_key);
+    if (r == 0)
+        r = ciu_store_register(st, is->ciu, reg_key, is->rq.user, now, &is->existing,
+                               is->first_user);
+    if (r == 0 && strcmp(is->first_user, is->rq.user) != 0) {
+        r = ciu_store_duplicate(st, "same_ciu_other_number", is->ciu, NULL, is->rq.user,
+                                is->first_user, now, &fresh);
+        if (r == 0 && fresh)
+            s_announce_duplicate(e, is, "same_ciu_other_number");
     }
-    if (r < 0)
-        return r;
-
-    /* One number, a different CIU than before? */
-    cmn_param_t uq[] = {P_TEXT(dn->user)};
-    r = cmn_store_query(st, "SELECT ciu FROM user_cius WHERE user_key = $1", uq, 1, &rows);
-    if (r < 0)
-        return r;
-    if (cmn_rows_count(rows) > 0 && strcmp(cmn_rows_get(rows, 0, 0), dn->ciu) != 0) {
-        char before[CIU_LEN + 1];
-        cmn_strlcpy(before, cmn_rows_get(rows, 0, 0), sizeof(before));
-        r = s_record_duplicate(st, "number_other_ciu", dn->ciu, before, dn->user, NULL, now,
-                               &fresh);
-        if (fresh)
-            cmn_strlcpy(dn->dup_kind[1], "number_other_ciu", sizeof(dn->dup_kind[1]));
+    if (r == 0)
+        r = ciu_store_user_ciu(st, is->rq.user, is->ciu, now, prev);
+    if (r == 0 && prev[0] != '\0' && strcmp(prev, is->ciu) != 0) {
+        r = ciu_store_duplicate(st, "number_other_ciu", is->ciu, prev, is->rq.user, NULL, now,
+                                &fresh);
+        if (r == 0 && fresh)
+            s_announce_duplicate(e, is, "number_other_ciu");
     }
-    cmn_rows_destroy(&rows);
-    if (r < 0)
-        return r;
-    cmn_param_t up[] = {P_TEXT(dn->user), P_TEXT(dn->ciu), P_INT(now)};
-    return cmn_store_exec(st, "INSERT INTO user_cius (user_key, ciu, updated_ms) VALUES ($1, $2, "
-                              "$3) ON CONFLICT (user_key) DO UPDATE SET ciu = excluded.ciu, "
-                              "updated_ms = excluded.updated_ms",
-                          up, 3, NULL);
+    return r;
 }
 
-/* Queue a reply to the person of dn (see cmn_outbox_queue). */
-static int s_queue_reply(cmn_store_t *st, s_done_t *dn, const char *to, const char *body,
-                         const char *media, int64_t now)
+static int s_reply(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, const char *key,
+                   const char *media, int64_t now)
 {
-    cmn_reply_t reply = {dn->channel, dn->user, to, body, media, dn->trace, NULL};
-    return cmn_outbox_queue(st, &reply, now, &dn->outbox_row);
+    cmn_str_t body = CMN_STR_INIT(4096);
+    const char *vars[] = {"ciu", is->ciu, NULL};
+    int r = cmn_i18n_format(e->texts, is->rq.lang, key, vars, &body);
+
+    if (r == 0) {
+        cmn_reply_t reply = {.channel = is->rq.channel,
+                             .user = is->rq.user,
+                             .to = is->rq.to[0] ? is->rq.to : NULL,
+                             .body = cmn_str_cstr(&body),
+                             .media = media,
+                             .trace = is->rq.trace};
+        r = cmn_outbox_queue(st, &reply, now, &is->outbox_row);
+    }
+    cmn_str_free(&body);
+    return r;
 }
 
-/* Process one request row, if it is still pending. */
-static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t row, int64_t now)
+/* New CIUs go to DHIS2 (once per CIU). */
+static int s_queue_sync(ciu_engine_t *e, cmn_store_t *st, const s_issue_t *is, int64_t now)
 {
-    cmn_rows_t *rows = NULL;
-    cmn_param_t q[] = {P_INT(row)};
-    s_done_t dn;
-    char to[64] = "", lang[8] = "fr", parts[64], reg_key[CMN_HEX256_LEN];
-    cmn_str_t body = CMN_STR_INIT(4096), media = CMN_STR_INIT(1024);
-    int r, year, gender;
+    int64_t row = 0;
+    cmn_msg_t m;
+    int r = ciu_store_sync_queue(st, is->ciu, now, is->rq.trace, &row);
 
-    memset(&dn, 0, sizeof(dn));
-    r = cmn_store_query(st, "SELECT user_key, channel, to_addr, lang, c_last, c_first, c_year, "
-                            "c_city, c_gender, trace FROM ciu_requests WHERE id = $1 AND "
-                            "status = 0",
-                        q, 1, &rows);
-    if (r < 0)
+    if (r < 0 || row == 0)
         return r;
-    if (cmn_rows_count(rows) == 0) { /* done already: a repeated wake-up */
-        cmn_rows_destroy(&rows);
-        return 0;
-    }
-    cmn_strlcpy(dn.user, cmn_rows_get(rows, 0, 0), sizeof(dn.user));
-    cmn_strlcpy(dn.channel, cmn_rows_get(rows, 0, 1), sizeof(dn.channel));
-    if (cmn_rows_get(rows, 0, 2))
-        cmn_strlcpy(to, cmn_rows_get(rows, 0, 2), sizeof(to));
-    cmn_strlcpy(lang, cmn_rows_get(rows, 0, 3), sizeof(lang));
-    cmn_strlcpy(dn.trace, cmn_rows_get(rows, 0, 9), sizeof(dn.trace));
-    /* The conversation stored validated codes; running them through the same
-     * parsers again keeps the engine the one place the formula lives. */
-    const char *c_last = cmn_rows_get(rows, 0, 4), *c_first = cmn_rows_get(rows, 0, 5);
-    const char *c_year = cmn_rows_get(rows, 0, 6), *c_city = cmn_rows_get(rows, 0, 7);
-    const char *c_gender = cmn_rows_get(rows, 0, 8);
+    /* Sharded by CIU (no user): the bridge's scan divides rows the same way. */
+    cmn_msg_init(&m, CMN_MSG_DHIS2_SYNC, is->rq.trace);
+    cmn_strlcpy(m.ciu, is->ciu, sizeof(m.ciu));
+    m.row = row;
+    cmn_announce_push(e->ann, e->to_dhis2, &m); /* full: the bridge's scan finds the row */
+    return 0;
+}
+
+/* Codes that cannot make a CIU (never from the conversation): answer with
+ * an apology, end the wait, never loop on the request. */
+static int s_reject(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, ciu_err_t ce,
+                    ciu_field_t bad, int64_t now)
+{
+    int r;
+
+    log_error(S_MODULE, is->rq.trace, "request %lld has an invalid %s (%s): dropped",
+              (long long)is->rq.id, ciu_field_str(bad), ciu_err_str(ce));
+    is->ciu[0] = '\0';
+    r = s_reply(e, st, is, "error_internal", NULL, now);
+    if (r == 0)
+        r = ciu_store_done(st, &is->rq, now);
+    if (r == 0)
+        s_announce_answer(e, is);
+    return r;
+}
+
+/* Answer one request, if it is still pending: claim it (delete), register,
+ * reply (with the QR image), queue DHIS2, tell the conversation. */
+static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t id, int64_t now)
+{
+    s_issue_t is;
+    cmn_str_t media = CMN_STR_INIT(1024);
     ciu_field_t bad = CIU_FIELD_NONE;
-    ciu_err_t ce = ciu_compute(NULL, c_last ? c_last : "", c_first ? c_first : "",
-                               c_year ? c_year : "", c_city ? c_city : "",
-                               c_gender ? c_gender : "", 9999, dn.ciu, &bad);
-    cmn_rows_destroy(&rows);
+    ciu_err_t ce;
+    bool found = false;
+    cmn_msg_t m;
+    int r;
+
+    memset(&is, 0, sizeof(is));
+    r = ciu_store_claim(st, id, &is.rq, &found);
+    if (r < 0 || !found) /* done already: another replica, or a repeated wake-up */
+        goto out;
+    ce = s_compute(&is.rq, is.ciu, &bad);
     if (ce != CIU_OK) {
-        /* Cannot happen with codes from the conversation; never loop on it. */
-        log_error(S_MODULE, dn.trace, "request %lld has an invalid %s (%s): dropped",
-                  (long long)row, ciu_field_str(bad), ciu_err_str(ce));
-        r = cmn_store_exec(st, "DELETE FROM ciu_requests WHERE id = $1", q, 1, NULL);
-        if (r == 0) {
-            const char *vars[] = {NULL};
-            cmn_i18n_format(e->texts, lang, "error_internal", vars, &body);
-            r = s_queue_reply(st, &dn, to, cmn_str_cstr(&body), NULL, now);
-        }
+        r = s_reject(e, st, &is, ce, bad, now);
         goto out;
     }
-    year = dn.ciu[6] - '0';
-    gender = dn.ciu[9] - '0';
-    snprintf(parts, sizeof(parts), "%.3s|%.3s|%d|%.2s|%d", dn.ciu, dn.ciu + 3, year, dn.ciu + 7,
-             gender);
-    r = cmn_hmac_sha256_hex(e->d->salt, e->d->salt_len, parts, strlen(parts), reg_key);
-    if (r == 0)
-        r = s_register(e, st, &dn, reg_key, now);
+    r = s_register(e, st, &is, now);
     if (r == 0 && e->d->settings.enable_qr)
-        r = s_make_qr(e, st, dn.ciu, now, &media);
-    if (r == 0) {
-        const char *vars[] = {"ciu", dn.ciu, NULL};
-        r = cmn_i18n_format(e->texts, lang, dn.existing ? "ciu_existing" : "ciu_issued", vars,
-                            &body);
-    }
+        r = s_qr_attach(e, st, is.ciu, now, &media);
     if (r == 0)
-        r = s_queue_reply(st, &dn, to, cmn_str_cstr(&body),
-                          media.len ? cmn_str_cstr(&media) : NULL, now);
-    if (r == 0 && !dn.existing) {
-        cmn_param_t sp[] = {P_TEXT(dn.ciu), P_INT(now), P_TEXT(dn.trace)};
-        cmn_rows_t *srow = NULL;
-        r = cmn_store_query(st, "INSERT INTO dhis2_sync (ciu, status, next_ms, created_ms, "
-                                "updated_ms, trace) VALUES ($1, 'queued', $2, $2, $2, $3) ON "
-                                "CONFLICT (ciu) DO NOTHING RETURNING id",
-                            sp, 3, &srow);
-        if (r == 0 && cmn_rows_count(srow) == 1) {
-            dn.queued_sync = true;
-            dn.sync_row = cmn_rows_int(srow, 0, 0, 0);
-        }
-        cmn_rows_destroy(&srow);
-    }
-    /* The answers are no longer needed: delete them, and end the session. */
+        r = s_reply(e, st, &is, is.existing ? "ciu_existing" : "ciu_issued",
+                    media.len ? cmn_str_cstr(&media) : NULL, now);
+    if (r == 0 && !is.existing)
+        r = s_queue_sync(e, st, &is, now);
     if (r == 0)
-        r = cmn_store_exec(st, "DELETE FROM ciu_requests WHERE id = $1", q, 1, NULL);
-    if (r == 0) {
-        /* 7 = CONV_STEP_WAIT_CIU (conversation/src/conv_flow.h): a session that
-         * moved on (RECOMMENCER while waiting) is left alone. */
-        cmn_param_t sp[] = {P_TEXT(dn.user), P_INT(7)};
-        r = cmn_store_exec(st, "DELETE FROM sessions WHERE user_key = $1 AND step = $2", sp, 2,
-                           NULL);
-    }
+        r = ciu_store_done(st, &is.rq, now);
+    if (r < 0)
+        goto out;
+    s_announce_answer(e, &is);
+    s_msg(&m, CMN_EV_CIU_ISSUED, &is);
+    m.existing = is.existing;
+    cmn_announce_pub(e->ann, e->pub, &m);
+    cmn_announce_count(e->ann, is.existing ? e->m_existing : e->m_issued, 1);
+    log_debug(S_MODULE, is.rq.trace, "CIU %s", is.existing ? "repeated (existing)" : "issued");
 out:
-    if (r == 0 && e->ndone < (size_t)e->d->settings.batch_max * 4)
-        e->done[e->ndone++] = dn;
-    cmn_str_free(&body);
     cmn_str_free(&media);
     return r;
 }
 
-static int s_tx_batch(void *arg, cmn_store_t *st)
+/* ---------------------------------------------------------------- stage */
+
+/* The transaction: every pending request of the batch's people, in order. */
+static int s_tx(void *arg, cmn_store_t *st)
 {
     ciu_engine_t *e = arg;
     int64_t now = cmn_now_ms();
-    e->ndone = 0;
-    for (size_t i = 0; i < e->nrows; i++) {
-        int r = s_issue(e, st, e->rows[i], now);
-        if (r < 0)
-            return r;
+    int r = 0;
+
+    e->nfiles = 0; /* files of a failed attempt are never written */
+    for (size_t k = 0; k < cmn_keyset_count(e->batch) && r == 0; k++) {
+        ciu_request_t *list = NULL;
+        size_t n = 0;
+        r = ciu_store_pending(st, cmn_keyset_key(e->batch, k), &list, &n);
+        for (size_t i = 0; i < n && r == 0; i++)
+            r = s_issue(e, st, list[i].id, now);
+        free(list);
     }
-    return 0;
+    return r;
 }
 
-/* After commit: wake the sender and the bridge, publish events. */
-static void s_announce(ciu_engine_t *e)
+/* A set of people: images first, then one transaction, then the files. */
+static int s_work(void *arg, const cmn_keyset_t *keys)
 {
-    for (size_t i = 0; i < e->ndone; i++) {
-        const s_done_t *dn = &e->done[i];
-        cmn_msg_t m;
-        if (dn->outbox_row) {
-            cmn_msg_init(&m, CMN_MSG_OUTBOUND, dn->trace);
-            cmn_strlcpy(m.user, dn->user, sizeof(m.user));
-            cmn_strlcpy(m.channel, dn->channel, sizeof(m.channel));
-            m.row = dn->outbox_row;
-            cmn_push_send(e->to_sender, &m);
-        }
-        if (dn->ciu[0] == '\0')
-            continue;
-        if (dn->queued_sync) {
-            /* Sharded by CIU (no user): the bridge's scan divides rows the same way. */
-            cmn_msg_init(&m, CMN_MSG_DHIS2_SYNC, dn->trace);
-            cmn_strlcpy(m.ciu, dn->ciu, sizeof(m.ciu));
-            m.row = dn->sync_row;
-            cmn_push_send(e->to_dhis2, &m);
-        }
-        cmn_msg_init(&m, CMN_EV_CIU_ISSUED, dn->trace);
-        cmn_strlcpy(m.user, dn->user, sizeof(m.user));
-        cmn_strlcpy(m.channel, dn->channel, sizeof(m.channel));
-        cmn_strlcpy(m.ciu, dn->ciu, sizeof(m.ciu));
-        m.existing = dn->existing;
-        cmn_pub_send(e->pub, &m);
-        cmn_counter_add(dn->existing ? e->m_existing : e->m_issued, 1);
-        log_info(S_MODULE, dn->trace, "CIU %s (%s)", dn->existing ? "repeated" : "issued",
-                 dn->existing ? "existing" : "new");
-        for (int k = 0; k < 2; k++) {
-            if (dn->dup_kind[k][0] == '\0')
-                continue;
-            cmn_msg_init(&m, CMN_EV_DUPLICATE, dn->trace);
-            cmn_strlcpy(m.user, dn->user, sizeof(m.user));
-            cmn_strlcpy(m.ciu, dn->ciu, sizeof(m.ciu));
-            cmn_strlcpy(m.detail, dn->dup_kind[k], sizeof(m.detail));
-            cmn_pub_send(e->pub, &m);
-            cmn_counter_add(e->m_duplicates, 1);
-            log_info(S_MODULE, dn->trace, "potential duplicate recorded: %s", dn->dup_kind[k]);
-        }
-    }
-}
-
-static int s_process(ciu_engine_t *e, const int64_t *rows, size_t n)
-{
+    ciu_engine_t *e = arg;
     int r;
-    e->rows = rows;
-    e->nrows = n;
-    r = cmn_daemon_tx(e->d, s_tx_batch, e);
+
+    e->batch = keys;
+    if (e->d->settings.enable_qr)
+        s_qr_prepare(e, keys);
+    r = cmn_stage_tx(e->d, e->ann, s_tx, e);
     if (r >= 0)
-        s_announce(e);
+        s_files_write(e);
+    e->nfiles = 0;
+    s_qr_clear(e);
     return r;
 }
 
 static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
 {
     ciu_engine_t *e = arg;
-    int64_t *rows = calloc(n, sizeof(*rows));
-    size_t k = 0;
-    int r;
-    if (rows == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(msgs[i].type, CMN_MSG_CIU_REQUEST) == 0 && msgs[i].row > 0)
-            rows[k++] = msgs[i].row;
-    r = k ? s_process(e, rows, k) : 0;
-    free(rows);
-    return r;
+    return cmn_stage_batch(msgs, n, CMN_MSG_CIU_REQUEST, e->keys, s_work, e);
 }
 
 /* Delete expired QR media: the rows, and every file older than the TTL (a
- * file written by a transaction that was rolled back has no row). */
+ * file of a crashed write has no row). */
 static int s_purge_media(ciu_engine_t *e)
 {
     int64_t now = cmn_now_ms();
-    cmn_param_t p[] = {P_INT(now)};
     DIR *dir = opendir(e->media_dir);
-    int r = cmn_store_exec(e->d->store, "DELETE FROM media WHERE expires_ms <= $1", p, 1, NULL);
+    int r = ciu_store_media_purge(e->d->store, now);
 
     if (dir == NULL)
         return r;
     for (struct dirent *de; (de = readdir(dir)) != NULL;) {
-        char path[4400];
-        struct stat st;
+        char path[S_PATH_MAX + 300];
+        struct stat sb;
         if (de->d_name[0] == '.')
             continue;
         snprintf(path, sizeof(path), "%s/%s", e->media_dir, de->d_name);
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-            (int64_t)st.st_mtime * 1000 + e->d->settings.media_ttl_s * 1000 <= now)
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+            (int64_t)sb.st_mtime * 1000 + e->d->settings.media_ttl_s * 1000 <= now)
             unlink(path);
     }
     closedir(dir);
@@ -398,51 +459,40 @@ static int s_purge_media(ciu_engine_t *e)
 static int s_on_rescan(void *arg, bool at_start)
 {
     ciu_engine_t *e = arg;
-    cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_INT(S_SCAN_LIMIT)};
-    int64_t *ids;
-    size_t k = 0;
-    int r;
+    int64_t ttl_ms = e->d->settings.media_ttl_s * 1000;
+    int n = cmn_stage_scan(e->d->store, &ciu_store_scan, e->shard, e->shards, e->keys, s_work, e);
 
-    r = cmn_store_query(e->d->store, "SELECT id, user_key FROM ciu_requests WHERE status = 0 "
-                                     "ORDER BY id LIMIT $1",
-                        p, 1, &rows);
-    if (r < 0)
-        return r;
-    ids = calloc((size_t)cmn_rows_count(rows) + 1, sizeof(*ids));
-    if (ids == NULL) {
-        cmn_rows_destroy(&rows);
-        return -ENOMEM;
-    }
-    for (int i = 0; i < cmn_rows_count(rows); i++)
-        if (cmn_bus_shard(cmn_rows_get(rows, i, 1), e->shards) == e->shard)
-            ids[k++] = cmn_rows_int(rows, i, 0, 0);
-    cmn_rows_destroy(&rows);
-    if (k > 0)
-        log_info(S_MODULE, NULL, "%s: %zu pending requests picked up",
-                 at_start ? "start" : "scan", k);
-    for (size_t off = 0; off < k && r == 0; off += (size_t)e->d->settings.batch_max) {
-        size_t n = k - off < (size_t)e->d->settings.batch_max ? k - off
-                                                              : (size_t)e->d->settings.batch_max;
-        r = s_process(e, ids + off, n);
-    }
-    free(ids);
-    if (r == 0 && e->shard == 0)
-        r = s_purge_media(e);
-    return r;
+    if (n > 0)
+        log_info(S_MODULE, NULL, "%s: pending requests of %d people picked up",
+                 at_start ? "start" : "scan", n);
+    if (n < 0 || e->shard != 0)
+        return n < 0 ? n : 0;
+    /* Images whose file a crash (or a full disk) left unwritten. */
+    n = ciu_store_media_unwritten(e->d->store, cmn_now_ms() + ttl_ms - S_FILE_GRACE_MS,
+                                  s_qr_write, e);
+    if (n < 0)
+        return n;
+    return s_purge_media(e);
 }
+
+/* -------------------------------------------------------------- object */
 
 ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
 {
     ciu_engine_t *e = calloc(1, sizeof(*e));
     cmn_str_t err = CMN_STR_INIT(1024);
+    size_t max = (size_t)d->settings.batch_max;
     char lang_dir[4096];
 
     if (e == NULL)
         return NULL;
     e->d = d;
-    e->done = calloc((size_t)d->settings.batch_max * 4, sizeof(*e->done));
-    if (e->done == NULL)
+    e->keys = cmn_keyset_new(max);
+    e->ann = cmn_announce_new(16 * max);
+    e->maxqrs = e->maxfiles = 4 * max;
+    e->qrs = calloc(e->maxqrs, sizeof(*e->qrs));
+    e->files = calloc(e->maxfiles, sizeof(*e->files));
+    if (e->keys == NULL || e->ann == NULL || e->qrs == NULL || e->files == NULL)
         goto fail;
     snprintf(lang_dir, sizeof(lang_dir), "%s/lang", d->settings.share_dir);
     e->texts = cmn_i18n_load(lang_dir, &err);
@@ -458,12 +508,17 @@ ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
         goto fail;
     }
     e->pull = cmn_daemon_pull(d, d->settings.ep_engine, &e->shard, &e->shards);
+    if (e->pull == NULL)
+        goto fail;
     e->to_sender = cmn_push_new(d->bus, d->settings.ep_sender);
     e->to_dhis2 = cmn_push_new(d->bus, d->settings.ep_dhis2);
+    e->to_conversation = cmn_push_new(d->bus, d->settings.ep_conversation);
     e->pub = cmn_pub_new(d->bus, d->settings.ev_engine);
-    if (e->pull == NULL || e->to_sender == NULL || e->to_dhis2 == NULL || e->pub == NULL) {
+    if (e->to_sender == NULL || e->to_dhis2 == NULL || e->to_conversation == NULL ||
+        e->pub == NULL) {
         log_error(S_MODULE, NULL, "cannot set up the bus (CIU_SENDER_ENDPOINTS, "
-                                  "CIU_DHIS2_ENDPOINTS, CIU_ENGINE_EVENTS): %s",
+                                  "CIU_DHIS2_ENDPOINTS, CIU_CONVERSATION_ENDPOINTS, "
+                                  "CIU_ENGINE_EVENTS): %s",
                   strerror(errno));
         goto fail;
     }
@@ -487,6 +542,16 @@ int ciu_engine_run(ciu_engine_t *e)
     return cmn_daemon_work(e->d, e->pull, &ops, e);
 }
 
+int ciu_engine_batch(ciu_engine_t *e, const cmn_msg_t *msgs, size_t n)
+{
+    return s_on_batch(e, msgs, n);
+}
+
+int ciu_engine_rescan(ciu_engine_t *e)
+{
+    return s_on_rescan(e, false);
+}
+
 void ciu_engine_destroy(ciu_engine_t **p)
 {
     ciu_engine_t *e;
@@ -494,11 +559,17 @@ void ciu_engine_destroy(ciu_engine_t **p)
         return;
     e = *p;
     cmn_pub_destroy(&e->pub);
+    cmn_push_destroy(&e->to_conversation);
     cmn_push_destroy(&e->to_dhis2);
     cmn_push_destroy(&e->to_sender);
     cmn_pull_destroy(&e->pull);
     cmn_i18n_destroy(&e->texts);
-    free(e->done);
+    if (e->qrs)
+        s_qr_clear(e);
+    free(e->qrs);
+    free(e->files);
+    cmn_announce_destroy(&e->ann);
+    cmn_keyset_destroy(&e->keys);
     free(e);
     *p = NULL;
 }

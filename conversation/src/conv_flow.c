@@ -552,6 +552,19 @@ static void s_result_init(conv_result_t *out)
         out->replies[i] = (cmn_str_t)CMN_STR_INIT(CONV_REPLY_MAX);
 }
 
+bool conv_session_expired(const conv_ctx_t *ctx, const conv_session_t *in, int64_t now_ms)
+{
+    if (!ctx || !in || in->step == CONV_STEP_NONE || ctx->timeout_ms <= 0)
+        return false;
+    /* Impossible times (none, or further ahead than clocks can disagree)
+     * would overflow the subtraction below: they count as expired. */
+    if (in->updated_ms <= 0 || now_ms <= 0 || in->updated_ms - CONV_CLOCK_SKEW_MS > now_ms)
+        return true;
+    if (in->updated_ms >= now_ms)
+        return false; /* both positive: now_ms - updated_ms cannot overflow */
+    return now_ms - in->updated_ms > ctx->timeout_ms;
+}
+
 int conv_flow_step(const conv_ctx_t *ctx, const conv_session_t *in, bool is_text,
                    const char *text, int64_t now_ms, conv_result_t *out)
 {
@@ -586,8 +599,7 @@ int conv_flow_step(const conv_ctx_t *ctx, const conv_session_t *in, bool is_text
 
     /* An expired session is announced even when its answers were already
      * purged by the daemon's periodic scan (then it is no longer "valid"). */
-    bool expired = in && in->step != CONV_STEP_NONE && ctx->timeout_ms > 0 &&
-                   now_ms - in->updated_ms > ctx->timeout_ms;
+    bool expired = conv_session_expired(ctx, in, now_ms);
     int step = valid ? in->step : CONV_STEP_NONE;
     m.cmd = s_command(m.folded, step);
 

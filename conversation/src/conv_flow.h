@@ -117,6 +117,16 @@ int conv_session_ciu(const conv_session_t *session, char ret_ciu[11]);
  * one is treated as no session). */
 bool conv_session_valid(const conv_session_t *session);
 
+/* Session times further ahead of now than this are impossible (clocks of
+ * two replicas may disagree by less). */
+#define CONV_CLOCK_SKEW_MS (5LL * 60 * 1000)
+
+/* True when a stored session has been idle longer than ctx->timeout_ms at
+ * now_ms (never for step NONE or timeout <= 0). An impossible time (<= 0,
+ * or more than CONV_CLOCK_SKEW_MS ahead of now) counts as expired; nothing
+ * overflows. */
+bool conv_session_expired(const conv_ctx_t *ctx, const conv_session_t *in, int64_t now_ms);
+
 /* Stable lower-case name of a step for logs and metrics ("last", "confirm",
  * ...); "unknown" out of range. */
 const char *conv_step_str(int step);

@@ -942,6 +942,36 @@ static void test_expiry(void **state)
     s_chat_free(&c);
 }
 
+/* Issue 6, item 4: a stored session with an impossible time (far in the
+ * past or future, at the int64 limits) is expired, and the arithmetic never
+ * overflows (UBSan stops the test on an overflow). */
+static void test_expiry_extreme_times(void **state)
+{
+    (void)state;
+    chat_t c = {0};
+    const int64_t odd[] = {INT64_MIN, INT64_MIN + 1, -1, 0, INT64_MAX,
+                           T0 + 2 * MIN_MS + CONV_CLOCK_SKEW_MS};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        s_chat_at(&c, CONV_STEP_YEAR, "fr");
+        c.session.updated_ms = odd[i];
+        assert_true(conv_session_expired(&s_ctx, &c.session, c.now + MIN_MS));
+        s_send(&c, "1997");
+        s_expect(&c, "fr", "expired", "welcome", "q1");
+    }
+    /* the clock of another replica slightly ahead: not expired */
+    s_chat_at(&c, CONV_STEP_YEAR, "fr");
+    c.session.updated_ms = c.now + MIN_MS + 1000;
+    assert_false(conv_session_expired(&s_ctx, &c.session, c.now + MIN_MS));
+    s_send(&c, "1997");
+    s_expect(&c, "fr", "q4");
+    /* a current time at the limits */
+    s_chat_at(&c, CONV_STEP_YEAR, "fr");
+    assert_true(conv_session_expired(&s_ctx, &c.session, INT64_MAX));
+    assert_true(conv_session_expired(&s_ctx, &c.session, INT64_MIN));
+    assert_false(conv_session_expired(&s_ctx, NULL, T0));
+    s_chat_free(&c);
+}
+
 static void test_not_text(void **state)
 {
     (void)state;
@@ -1100,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_gender_label_per_language),
         cmocka_unit_test(test_invalid_answers),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_expiry_extreme_times),
         cmocka_unit_test(test_not_text),
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_wait_ciu),
