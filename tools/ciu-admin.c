@@ -6,6 +6,8 @@
  *   ciu-admin duplicates [--json] [--all]   potential duplicates (open ones by default)
  *   ciu-admin duplicates resolve ID         mark one as reviewed
  *   ciu-admin registry [--json] CIU         one CIU: request count, first and last dates
+ *   ciu-admin channels [--json]             WhatsApp channels: on/paused, replies by status,
+ *                                           failures by provider error code, delivery statuses
  *
  * It reads the same settings as the daemons (environment + ./.env) and opens
  * the same store (DATABASE_URL, or SQLite in CIU_DATA_DIR). It never shows a
@@ -30,6 +32,7 @@
 
 #include <jansson.h>
 
+#include "common/cmn_channels.h"
 #include "common/cmn_crypto.h"
 #include "common/cmn_daemon.h"
 #include "common/cmn_msg.h"
@@ -70,6 +73,8 @@ static void s_usage(FILE *f)
             "  duplicates [--json] [--all]  list potential duplicates (open ones; --all: all)\n"
             "  duplicates resolve ID        mark duplicate ID as reviewed\n"
             "  registry [--json] CIU        request count and first/last dates of one CIU\n"
+            "  channels [--json]            WhatsApp channels: configured, paused (why), replies\n"
+            "                               by status, failures by provider error code\n"
             "\n"
             "Exit status: 0 ok, 1 not found, 64 usage, 69 store unavailable, 70 internal error,\n"
             "78 bad configuration.\n");
@@ -493,6 +498,85 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     return CMN_EXIT_OK;
 }
 
+/* --- channels ---------------------------------------------------------- */
+
+/* Rows of a query as a JSON array of arrays (NULL on error). */
+static json_t *s_rows_json(cmn_rows_t *rows)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < cmn_rows_count(rows); i++) {
+        json_t *row = json_array();
+        for (int k = 0; k < cmn_rows_cols(rows); k++) {
+            const char *v = cmn_rows_get(rows, i, k);
+            json_array_append_new(row, v ? json_string(v) : json_null());
+        }
+        json_array_append_new(arr, row);
+    }
+    return arr;
+}
+
+static int s_cmd_channels(s_admin_t *a)
+{
+    static const char *const queries[] = {
+        "SELECT channel, paused, COALESCE(reason, ''), updated_ms FROM channel_state ORDER BY "
+        "channel",
+        "SELECT channel, CASE status WHEN 0 THEN 'waiting' WHEN 1 THEN 'sent' WHEN 2 THEN "
+        "'failed' ELSE 'in flight' END, COUNT(*), MIN(created_ms) FROM outbox GROUP BY channel, "
+        "status ORDER BY channel, status",
+        "SELECT channel, COALESCE(error_code, '-'), COUNT(*), MAX(COALESCE(last_error, '')) FROM "
+        "outbox WHERE status = 2 GROUP BY channel, error_code ORDER BY channel, 3 DESC",
+        "SELECT channel, status, COUNT(*) FROM deliveries GROUP BY channel, status ORDER BY "
+        "channel, status",
+    };
+    static const char *const names[] = {"paused", "replies", "failures", "deliveries"};
+    cmn_channels_t ch;
+    char *err = NULL, desc[64];
+    cmn_rows_t *rows[4] = {NULL, NULL, NULL, NULL};
+    int code = CMN_EXIT_OK;
+
+    if (cmn_channels_load(&a->settings, &ch, &err) < 0) {
+        code = s_fail(CMN_EXIT_CONFIG, "%s", err);
+        free(err);
+        return code;
+    }
+    for (int i = 0; i < 4; i++)
+        if (cmn_store_query(a->store, queries[i], NULL, 0, &rows[i]) < 0) {
+            code = s_store_fail(a, "read the channel tables");
+            goto out;
+        }
+    if (a->json) {
+        json_t *j = json_pack("{s:b, s:b, s:b}", "twilio", ch.twilio, "meta", ch.meta,
+                              "simulator", ch.simulator);
+        for (int i = 0; j && i < 4; i++)
+            json_object_set_new(j, names[i], s_rows_json(rows[i]));
+        code = s_print_json(j);
+        goto out;
+    }
+    printf("channels on:     %s\n", cmn_channels_describe(&ch, desc, sizeof(desc)));
+    for (int i = 0; i < cmn_rows_count(rows[0]); i++)
+        printf("%-16s %s%s%s\n", cmn_rows_get(rows[0], i, 0),
+               cmn_rows_int(rows[0], i, 1, 0) ? "PAUSED: " : "active",
+               cmn_rows_int(rows[0], i, 1, 0) ? cmn_rows_get(rows[0], i, 2) : "", "");
+    printf("\nreplies (channel, status, count):\n");
+    for (int i = 0; i < cmn_rows_count(rows[1]); i++)
+        printf("  %-10s %-10s %s\n", cmn_rows_get(rows[1], i, 0), cmn_rows_get(rows[1], i, 1),
+               cmn_rows_get(rows[1], i, 2));
+    printf("\nfailed replies by provider error code (channel, code, count, last error):\n");
+    if (cmn_rows_count(rows[2]) == 0)
+        printf("  none\n");
+    for (int i = 0; i < cmn_rows_count(rows[2]); i++)
+        printf("  %-10s %-8s %-6s %s\n", cmn_rows_get(rows[2], i, 0), cmn_rows_get(rows[2], i, 1),
+               cmn_rows_get(rows[2], i, 2), cmn_rows_get(rows[2], i, 3));
+    printf("\ndelivery statuses reported by the providers (channel, status, count):\n");
+    for (int i = 0; i < cmn_rows_count(rows[3]); i++)
+        printf("  %-10s %-10s %s\n", cmn_rows_get(rows[3], i, 0), cmn_rows_get(rows[3], i, 1),
+               cmn_rows_get(rows[3], i, 2));
+out:
+    for (int i = 0; i < 4; i++)
+        cmn_rows_destroy(&rows[i]);
+    return code;
+}
+
 /* --- dispatch ---------------------------------------------------------- */
 
 static int s_run(const s_opts_t *o)
@@ -509,9 +593,10 @@ static int s_run(const s_opts_t *o)
     bool dups = strcmp(o->cmd, "duplicates") == 0;
     bool resolve = dups && o->nargs >= 1 && strcmp(o->args[0], "resolve") == 0;
     bool registry = strcmp(o->cmd, "registry") == 0;
-    if (!migrate && !status && !dups && !registry)
+    bool channels = strcmp(o->cmd, "channels") == 0;
+    if (!migrate && !status && !dups && !registry && !channels)
         return s_fail(CMN_EXIT_USAGE, "unknown command '%s' (see --help)", o->cmd);
-    if ((migrate || status) && o->nargs != 0)
+    if ((migrate || status || channels) && o->nargs != 0)
         return s_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
     if (dups && !resolve && o->nargs != 0)
         return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
@@ -531,6 +616,8 @@ static int s_run(const s_opts_t *o)
             code = s_cmd_duplicates_resolve(&a, o->args[1]);
         else if (dups)
             code = s_cmd_duplicates_list(&a, o->all);
+        else if (channels)
+            code = s_cmd_channels(&a);
         else
             code = s_cmd_registry(&a, o->args[0]);
     }

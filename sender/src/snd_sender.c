@@ -884,13 +884,16 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         s->probe_interval_ms = 30000;
     s->ch[S_CH_TWILIO] = (s_channel_t){.on = ch->twilio, .name = "twilio"};
     s->ch[S_CH_META] = (s_channel_t){.on = ch->meta, .name = "meta"};
-    cmn_ratelimit_init(&s->ch[S_CH_TWILIO].rl, (double)d->settings.twilio_max_mps,
-                       (double)d->settings.twilio_max_mps, mono);
-    cmn_ratelimit_init(&s->ch[S_CH_META].rl, (double)d->settings.meta_max_mps,
-                       (double)d->settings.meta_max_mps, mono);
     s->pull = cmn_daemon_pull(d, d->settings.ep_sender, &s->shard, &s->shards);
     if (s->pull == NULL)
         goto fail;
+    /* The number's budget is shared: each of the N sender replicas (its
+     * endpoint list) sends at most 1/N of it. */
+    double share = 1.0 / (double)(s->shards ? s->shards : 1);
+    cmn_ratelimit_init(&s->ch[S_CH_TWILIO].rl, (double)d->settings.twilio_max_mps * share,
+                       (double)d->settings.twilio_max_mps * share, mono);
+    cmn_ratelimit_init(&s->ch[S_CH_META].rl, (double)d->settings.meta_max_mps * share,
+                       (double)d->settings.meta_max_mps * share, mono);
     s->pub = cmn_pub_new(d->bus, d->settings.ev_sender);
     if (s->pub == NULL) {
         log_error(S_MODULE, NULL, "CIU_SENDER_EVENTS: cannot bind '%s': %s", d->settings.ev_sender,

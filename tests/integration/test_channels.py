@@ -163,6 +163,12 @@ def twilio_scenario(fake):
             "X-Twilio-Signature": P.twilio_signature("https://evil.test/whatsapp/webhook", form,
                                                      P.TWILIO_AUTH_TOKEN)})
         check(status == 403, "signature over another URL answered %s" % status)
+        # a captured signature replayed on another body
+        other_form = P.twilio_inbound_form(me, "Autre texte")
+        status, _, _ = P.post_form(stack.base + "/whatsapp/webhook", other_form, {
+            "X-Twilio-Signature": P.twilio_signature(PUBLIC + "/whatsapp/webhook", form,
+                                                     P.TWILIO_AUTH_TOKEN)})
+        check(status == 403, "replayed signature answered %s" % status)
         check(sql(stack, "SELECT COUNT(*) FROM inbox")[0][0] == "0", "a forged message was stored")
 
         # a whole conversation; the same MessageSid again is answered and processed once
@@ -240,6 +246,18 @@ def twilio_scenario(fake):
         failed = [c for c in fake.calls("messages") if c["status"] >= 400]
         check(len(failed) == 4, "expected 4 refused calls, got %d" % len(failed))
 
+        # a permanent refusal: failed with the provider's code, shown to the operator
+        bad = "+243810000009"
+        fake.control(faults=[{"status": 400, "code": 21211, "to": bad[1:], "count": 2}])
+        tw.say(bad, "Bonjour")
+        wait_for(lambda: sql(stack, "SELECT COUNT(*) FROM outbox WHERE status = 2 AND "
+                                    "error_code = '21211'")[0][0] == "2", "two failed replies")
+        admin = subprocess.run([os.path.join(stack.build, "tools", "ciu-admin"), "channels"],
+                               cwd=stack.dir, env=stack.env, capture_output=True, text=True)
+        check(admin.returncode == 0 and "21211" in admin.stdout and "twilio" in admin.stdout,
+              "ciu-admin channels: %s %s" % (admin.stdout, admin.stderr))
+        check(bad[1:] not in admin.stdout, "ciu-admin shows a phone number")
+
         # bad credentials: one log line, the channel pauses, nothing fails; resumes by itself
         fourth = "+243810000004"
         fake.control(auth_token="rotated-token-0000000000000000")
@@ -257,7 +275,7 @@ def twilio_scenario(fake):
         check(log.count("channel twilio paused") == 1, "the pause was logged %d times" %
               log.count("channel twilio paused"))
         check("channel twilio resumed" in log, "no resume line")
-        check(sql(stack, "SELECT COUNT(*) FROM outbox WHERE status = 2")[0][0] == "0",
+        check(sql(stack, "SELECT COUNT(*) FROM outbox WHERE status = 2")[0][0] == "2",
               "a reply failed while the channel was paused")
         # every accepted send matches exactly one outbox row: nothing sent twice
         wait_for(lambda: sql(stack, "SELECT COUNT(*) FROM outbox WHERE status IN (0, 3)")[0][0]
