@@ -11,6 +11,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+import providers as P  # noqa: E402
 import stack as harness  # noqa: E402
 from stack import Person, check, run  # noqa: E402
 
@@ -34,6 +35,11 @@ def main():
         status, body = stack.request("POST", "/sim/messages",
                                      {"from": "+243810000999", "text": "Mbengue"})
         check(status == 503, "a message that cannot be stored must not get 202: %s" % status)
+        # a provider webhook is never acknowledged unless stored: 503, so Meta retries
+        body = P.meta_body(P.meta_inbound_payload(messages=[P.meta_text("243810000998", "Hi")]))
+        status, _, _ = P.post_json(stack.base + "/whatsapp/webhook", body,
+                                   P.meta_headers(body, P.META_APP_SECRET))
+        check(status == 503, "a Meta webhook not stored was answered %s" % status)
         subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -42,11 +48,19 @@ def main():
                 break
             time.sleep(0.2)
         check(status == 200, "health did not recover after the store came back")
+        # Meta's retry of the same webhook is stored once the store is back
+        status, _, _ = P.post_json(stack.base + "/whatsapp/webhook", body,
+                                   P.meta_headers(body, P.META_APP_SECRET))
+        check(status == 200, "the retried Meta webhook was answered %s" % status)
         p.say("Mbengue", "Question 2 sur 5", timeout=30)
         p.say("Ibrahima", "Question 3 sur 5", timeout=30)
 
     try:
-        return run(scenario, "store-down", "postgres-own", env={"DATABASE_URL": url})
+        env = {"DATABASE_URL": url, "META_ACCESS_TOKEN": P.META_TOKEN,
+               "META_PHONE_NUMBER_ID": P.META_PHONE_NUMBER_ID,
+               "META_APP_SECRET": P.META_APP_SECRET, "META_VERIFY_TOKEN": "v",
+               "META_GRAPH_BASE_URL": "http://127.0.0.1:9"}
+        return run(scenario, "store-down", "postgres-own", env=env)
     finally:
         subprocess.run([PG, "stop", pg_dir], capture_output=True)
         subprocess.run(["rm", "-rf", pg_dir])
