@@ -280,11 +280,57 @@ class Person:
         until = (lambda t: expect in t) if isinstance(expect, str) else expect
         return self.read(until, timeout)
 
+    def no_more(self, marker, first, last=None, timeout=20):
+        """Assert that no reply is still on its way, without waiting for a
+        silence: send `marker` and check that the first reply after it is the
+        marker's own answer (`first` in its text). Replies to one person are
+        delivered in order, so anything still due would come before it. Waits
+        until `last` (default: first) arrived; the marker's replies are left
+        out of self.replies."""
+        before = len(self.replies)
+        self.stack.send(self.number, marker)
+        self.read(lambda t: (last or first) in t, timeout)
+        new = self.replies[before:]
+        check(first in new[0]["text"], "%s: unexpected extra replies before the answer to %r: %r"
+              % (self.number, marker, [m["text"][:60] for m in new]))
+        del self.replies[before:]
+
     def quiet(self, seconds=1.0):
         """Assert nothing more arrives for a while."""
         msgs, self.cursor = self.stack.poll(self.number, self.cursor, wait=int(seconds) or 1)
         check(not msgs, "%s: unexpected extra replies %r" % (self.number,
                                                             [m["text"][:60] for m in msgs]))
+
+
+def wait_for(cond, timeout=30, what="condition", interval=0.05):
+    """Poll cond() until it returns a true value; return it, or fail saying what."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TestFailure("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def query(stack, sql, params=()):
+    """Rows of a query on the stack's store (SQLite file or PostgreSQL), as
+    tuples of strings (None for NULL) on both backends; `?` placeholders."""
+    if stack.backend == "sqlite":
+        con = sqlite3.connect(os.path.join(stack.data, "ciu.db"), timeout=30)
+        try:
+            return [tuple(None if v is None else str(v) for v in r)
+                    for r in con.execute(sql, params)]
+        finally:
+            con.close()
+    for p in params:  # psql -c has no binding: tests pass only trusted literals
+        sql = sql.replace("?", "'%s'" % str(p).replace("'", "''"), 1)
+    out = subprocess.run(["psql", stack.env["DATABASE_URL"], "-At", "-F", "\t", "-P",
+                          "null=\\N", "-c", sql], check=True, capture_output=True,
+                         text=True).stdout
+    return [tuple(None if v == "\\N" else v for v in l.split("\t"))
+            for l in out.splitlines() if l]
 
 
 def db_dump(stack):
@@ -319,9 +365,9 @@ def db_file_bytes(stack):
     return data
 
 
-def run(test_fn, name, backend="sqlite", env=None, wrapper=None):
+def run(test_fn, name, backend="sqlite", env=None, wrapper=None, stack_class=None):
     """Run test_fn(stack) against a fresh stack; exit code for ctest."""
-    stack = Stack(name, backend, env, wrapper)
+    stack = (stack_class or Stack)(name, backend, env, wrapper)
     ok = False
     try:
         stack.start()

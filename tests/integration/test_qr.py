@@ -6,10 +6,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
-from stack import Person, check, run  # noqa: E402
+from stack import Person, check, run, wait_for  # noqa: E402
 
 TTL = 4
 
@@ -35,10 +34,10 @@ def scenario(stack):
         out = subprocess.run(["zbarimg", "--raw", "-q", f.name], capture_output=True, text=True)
     check(out.stdout.strip() == "MBEIBR7DA1", "QR decodes to %r" % out.stdout)
     # The link expires: after the TTL it is gone, and so is the file.
-    time.sleep(TTL + 1.5)
-    status, _ = stack.request("GET", url)
-    check(status == 404, "expired QR still served: %s" % status)
-    check(not os.listdir(os.path.join(stack.data, "media")), "expired QR file not deleted")
+    wait_for(lambda: stack.request("GET", url)[0] == 404, timeout=TTL + 10,
+             what="the QR link to expire")
+    wait_for(lambda: not os.listdir(os.path.join(stack.data, "media")), timeout=10,
+             what="the expired QR file to be deleted")
 
 
 if __name__ == "__main__":
