@@ -7,6 +7,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 from stack import check, run  # noqa: E402
+from test_sim_page import SKIP, browser  # noqa: E402
 
 
 def scenario(stack):
@@ -18,5 +19,7 @@ def scenario(stack):
 
 
 if __name__ == "__main__":
+    if not browser():
+        sys.exit(SKIP)  # reported as skipped, not passed (SKIP_RETURN_CODE)
     qr = sys.argv[1] if len(sys.argv) > 1 else "false"
     sys.exit(run(scenario, "sim-page", "sqlite", env={"ENABLE_QR_CODE": qr}))

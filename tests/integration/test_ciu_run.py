@@ -1,25 +1,18 @@
 #!/usr/bin/env python3
 """ciu-run (make run's supervisor): prints where to chat, restarts a daemon
 killed with SIGKILL so the conversation goes on, and stops everything on
-SIGTERM."""
+SIGTERM. Every port is 0: the chat URL must name the port ingress got (its
+port file), so parallel tests never race for a port."""
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
-from stack import Person, Stack, check, build_dir  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from stack import Person, Stack, build_dir, check, wait_for  # noqa: E402
 
 
 def pid_of(run_dir, name, timeout=20, not_pid=None):
@@ -36,10 +29,9 @@ def pid_of(run_dir, name, timeout=20, not_pid=None):
 
 
 def main():
-    stack = Stack("ciu-run")  # used for its environment and API helpers only
-    port = free_port()
+    stack = Stack("ciu-run")  # used for its environment (ports 0, ipc) and API helpers only
     env = dict(stack.env)
-    env["CIU_HTTP_PORT"] = str(port)
+    check(env["CIU_HTTP_PORT"] == "0", "the harness should ask for port 0")
     log_path = os.path.join(stack.dir, "ciu-run.log")
     log = open(log_path, "wb")
     proc = subprocess.Popen([os.path.join(build_dir(), "tools", "ciu-run")], cwd=stack.dir,
@@ -47,12 +39,14 @@ def main():
     ok = False
     try:
         run_dir = os.path.join(stack.data, "run")
-        deadline = time.time() + 30
-        while time.time() < deadline and "ciu is running" not in open(log_path).read():
-            time.sleep(0.1)
+        wait_for(lambda: "ciu is running" in open(log_path).read(), what="ciu-run to start")
         out = open(log_path).read()
-        check("http://127.0.0.1:%d/sim/" % port in out, "ciu-run did not print the chat URL")
-        stack.base = "http://127.0.0.1:%d" % port
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/sim/", out)
+        check(m is not None, "ciu-run did not print the chat URL")
+        ports = open(os.path.join(run_dir, "ciu-ingress.ports")).read().split()
+        check("http=%s" % m.group(1) in ports,
+              "chat URL port %s is not the port ingress got (%r)" % (m.group(1), ports))
+        stack.base = "http://127.0.0.1:%s" % m.group(1)
         p = Person(stack, "+243810000321")
         p.say("Bonjour", "Question 1 sur 5")
         for name in ("ciu-conversation", "ciu-engine", "ciu-sender"):

@@ -222,17 +222,29 @@ def run(wd, url, shot):
     log("screenshot %s" % shot)
 
 
+SKIP = 77  # ctest's SKIP_RETURN_CODE for it_sim_page
+
+
+def browser():
+    """(chromium, chromedriver) paths, or None when either is missing."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
+    if not os.path.exists(chromium) or not driver:
+        log("SKIP: need %s and chromedriver (apt-get install chromium chromium-driver; "
+            "make test installs them)" % chromium)
+        return None
+    return chromium, driver
+
+
 def main():
     url = os.environ.get("CIU_TEST_URL")
     if not url:
         log("CIU_TEST_URL is not set (base URL of a running stack, e.g. http://127.0.0.1:8000)")
         return 1
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    driver = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver")
-    if not os.path.exists(chromium) or not driver:
-        log("SKIP: need %s and chromedriver (apt-get install chromium chromium-driver)"
-            % chromium)
-        return 77
+    found = browser()
+    if not found:
+        return SKIP
+    chromium, driver = found
     art = os.environ.get("CIU_TEST_ARTIFACTS")
     if art:
         os.makedirs(art, exist_ok=True)

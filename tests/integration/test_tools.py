@@ -24,6 +24,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from stack import TestFailure, wait_for  # noqa: E402
+
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DAEMONS = [  # start order: downstream first, so every wake-up finds its receiver
     ("ciu-sender", "sender"),
@@ -32,15 +35,17 @@ DAEMONS = [  # start order: downstream first, so every wake-up finds its receive
     ("ciu-conversation", "conversation"),
     ("ciu-ingress", "ingress"),
 ]
-ANSWERS = ["Bonjour", "Mbengue", "Ibrahima", "1997", "DA", "1", "1"]
+# (what the person types, the text of the last reply it gets)
+ANSWERS = [("Bonjour", "Question 1"), ("Mbengue", "Question 2"), ("Ibrahima", "Question 3"),
+           ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE / IBR"), ("1", "MBEIBR7DA1")]
 CIU = "MBEIBR7DA1"
+WARM_UP = [("Bonjour", "Question 1"), ("Kalala", "Question 2"), ("Gedeon", "Question 3"),
+           ("1985", "Question 4"), ("KN", "Question 5"), ("2", "KAL / GED"), ("1", "KALGED5KN2")]
+WARM_UP_CIU = "KALGED5KN2"
+NUMBER_0 = "+243810000789"
 NUMBER_1 = "+243810000123"
 NUMBER_2 = "+243810000456"
 TEST_DEADLINE = time.monotonic() + 110  # whole test
-
-
-class TestFailure(Exception):
-    pass
 
 
 def check(cond, msg):
@@ -55,49 +60,44 @@ def remaining(cap):
     return min(cap, left)
 
 
-def free_ports(n):
-    socks, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
+def closed_port():
+    """A loopback port that refuses connections for as long as the returned
+    socket stays open (bound, never listening): no other test can take it."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
 
 
 def make_env(tmp):
-    """The environment of every process: nothing inherited from a developer's ciu setup."""
+    """The environment of every process: nothing inherited from a developer's ciu setup.
+    Every port is 0 (the daemons write the ones they got to their --port-file) and
+    ZeroMQ runs on ipc sockets in the test's folder, so parallel tests never clash."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CIU_", "LOG_", "TWILIO_", "META_", "DHIS2_"))
            and k not in ("DATABASE_URL", "UIC_SALT", "SESSION_TIMEOUT_MINUTES",
                          "ENABLE_QR_CODE", "WEBHOOK_PATH")}
-    p = free_ports(14)
+    sock = os.path.join(tmp, "s")
+    os.makedirs(sock, exist_ok=True)
     env.update({
         "CIU_DATA_DIR": os.path.join(tmp, "data"),
         "CIU_SIMULATOR": "true",
         "CIU_SHARE_DIR": os.path.join(SOURCE_DIR, "share"),
         "CIU_HTTP_ADDR": "127.0.0.1",
-        "CIU_HTTP_PORT": str(p[0]),
-        "CIU_CONVERSATION_ADMIN_PORT": str(p[1]),
-        "CIU_ENGINE_ADMIN_PORT": str(p[2]),
-        "CIU_DHIS2_ADMIN_PORT": str(p[3]),
-        "CIU_SENDER_ADMIN_PORT": str(p[4]),
-        "CIU_CONVERSATION_ENDPOINTS": "tcp://127.0.0.1:%d" % p[5],
-        "CIU_ENGINE_ENDPOINTS": "tcp://127.0.0.1:%d" % p[6],
-        "CIU_DHIS2_ENDPOINTS": "tcp://127.0.0.1:%d" % p[7],
-        "CIU_SENDER_ENDPOINTS": "tcp://127.0.0.1:%d" % p[8],
-        "CIU_INGRESS_EVENTS": "tcp://127.0.0.1:%d" % p[9],
-        "CIU_CONVERSATION_EVENTS": "tcp://127.0.0.1:%d" % p[10],
-        "CIU_ENGINE_EVENTS": "tcp://127.0.0.1:%d" % p[11],
-        "CIU_DHIS2_EVENTS": "tcp://127.0.0.1:%d" % p[12],
-        "CIU_SENDER_EVENTS": "tcp://127.0.0.1:%d" % p[13],
+        "CIU_HTTP_PORT": "0",
+        "CIU_CONVERSATION_ADMIN_PORT": "0",
+        "CIU_ENGINE_ADMIN_PORT": "0",
+        "CIU_DHIS2_ADMIN_PORT": "0",
+        "CIU_SENDER_ADMIN_PORT": "0",
         "CIU_RESCAN_MS": "500",
         "LOG_LEVEL": "info",
     })
+    for var, ep in (("CIU_CONVERSATION_ENDPOINTS", "conversation"),
+                    ("CIU_ENGINE_ENDPOINTS", "engine"), ("CIU_DHIS2_ENDPOINTS", "dhis2"),
+                    ("CIU_SENDER_ENDPOINTS", "sender"), ("CIU_INGRESS_EVENTS", "ev-ingress"),
+                    ("CIU_CONVERSATION_EVENTS", "ev-conversation"),
+                    ("CIU_ENGINE_EVENTS", "ev-engine"), ("CIU_DHIS2_EVENTS", "ev-dhis2"),
+                    ("CIU_SENDER_EVENTS", "ev-sender")):
+        env[var] = "ipc://%s/%s" % (sock, ep)
     return env
 
 
@@ -106,7 +106,7 @@ class Run:
         self.build = build
         self.tmp = tmp
         self.env = make_env(tmp)
-        self.base = "http://127.0.0.1:%s" % self.env["CIU_HTTP_PORT"]
+        self.base = None  # known once ingress wrote its port file
         self.procs = []  # (name, Popen, log path)
 
     # --- processes -------------------------------------------------------
@@ -139,7 +139,19 @@ class Run:
         for name, folder in DAEMONS:
             exe = os.path.join(self.build, folder, name)
             check(os.access(exe, os.X_OK), "%s not built (looked for %s)" % (name, exe))
-            self.spawn(name, [exe])
+            self.spawn(name, [exe, "--port-file", os.path.join(self.tmp, name + ".ports")])
+
+    def http_port(self):
+        """The HTTP port ingress got (port 0), from its port file."""
+        path = os.path.join(self.tmp, "ciu-ingress.ports")
+
+        def port():
+            self.check_alive()
+            if not os.path.exists(path):
+                return None
+            kv = dict(l.split("=", 1) for l in open(path).read().split() if "=" in l)
+            return kv.get("http")
+        return wait_for(port, timeout=remaining(20), what="ciu-ingress's port file")
 
     def check_alive(self):
         for name, p, _ in self.procs:
@@ -181,6 +193,7 @@ class Run:
             return e.code, e.read()
 
     def wait_health(self):
+        self.base = "http://127.0.0.1:%s" % self.http_port()
         deadline = time.monotonic() + remaining(20)
         last = None
         while time.monotonic() < deadline:
@@ -205,26 +218,34 @@ class Run:
         doc = json.loads(body)
         return doc.get("messages") or [], doc.get("cursor") or cursor
 
-    def converse(self, number):
+    def procs_alive(self, name):
+        return all(p.poll() is None for n, p, _ in self.procs if n == name)
+
+    def converse(self, number, answers=None):
         """Play the whole conversation; returns every reply's text."""
         _, cursor = self.poll(number, None, 0)  # skip anything sent before
         replies = []
-        for text in ANSWERS:
+        for text, last in answers or ANSWERS:
             status, body = self.http("POST", "/sim/messages", {"from": number, "text": text})
             check(status == 202, "POST /sim/messages %r answered %d: %r" % (text, status, body))
+            # The bot may answer with several messages: take them all, up to the last.
             got = []
             deadline = time.monotonic() + remaining(15)
-            while not got and time.monotonic() < deadline:
-                got, cursor = self.poll(number, cursor, 10)
-            check(got, "no reply from the bot to %r within 15 s" % text)
-            # The bot may answer with several messages: take them all before going on.
-            while True:
-                more, cursor = self.poll(number, cursor, 1)
-                if not more:
-                    break
+            while not any(last in (m.get("text") or "") for m in got) \
+                    and time.monotonic() < deadline:
+                more, cursor = self.poll(number, cursor, 5)
                 got += more
+            check(any(last in (m.get("text") or "") for m in got),
+                  "no reply with %r from the bot to %r within 15 s: %r" % (last, text, got))
             replies += [m.get("text") or "" for m in got]
         return replies
+
+
+def tap_lines(r, name):
+    """The JSON lines a tap printed so far (a last partial line is left out)."""
+    with open(os.path.join(r.tmp, name + ".log"), encoding="utf-8") as f:
+        text = f.read()
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 
 
 def run(r):
@@ -251,46 +272,43 @@ def run(r):
 
     tap = os.path.join(r.build, "tools", "ciu-tap")
     tap_all = r.spawn("tap-all", [tap, "--count", "100000", "--timeout", "20"])
-    tap_issued = r.spawn("tap-issued", [tap, "--count", "2", "--timeout", "20", "ciu.issued"])
-    # Wait until both have subscribed, then give ZeroMQ a moment to connect
-    # (PUB/SUB drops what is published before a subscriber is connected).
-    deadline = time.monotonic() + remaining(10)
+    tap_issued = r.spawn("tap-issued", [tap, "--count", "3", "--timeout", "20", "ciu.issued"])
     for name in ("tap-all", "tap-issued"):
-        err = os.path.join(r.tmp, name + ".log.err")
-        while time.monotonic() < deadline:
-            with open(err, "rb") as f:
-                if b"subscribed" in f.read():
-                    break
-            check(all(p.poll() is None for n, p, _ in r.procs if n == name),
-                  "%s exited before subscribing" % name)
-            time.sleep(0.05)
-        else:
-            raise TestFailure("%s did not subscribe within 10 s" % name)
-    time.sleep(0.5)
+        wait_for(lambda: b"subscribed" in open(os.path.join(r.tmp, name + ".log.err"), "rb").read()
+                 or check(r.procs_alive(name), "%s exited before subscribing" % name),
+                 timeout=remaining(10), what="%s to subscribe" % name)
+    # PUB/SUB drops what is published before a subscriber is connected: a
+    # first conversation (another person, another CIU) shows both taps are.
+    sent = len(r.converse(NUMBER_0, WARM_UP))
+    wait_for(lambda: tap_lines(r, "tap-issued") and tap_lines(r, "tap-all"),
+             timeout=remaining(10), what="the taps to print the first conversation's events")
 
     replies = r.converse(NUMBER_1)
     check(any(CIU in t for t in replies),
           "the CIU %s is in no reply to %s:\n%s" % (CIU, NUMBER_1, "\n".join(replies)))
+    sent += len(replies)
 
     replies = r.converse(NUMBER_2)
     check(any(CIU in t for t in replies),
           "the CIU %s is in no reply to %s:\n%s" % (CIU, NUMBER_2, "\n".join(replies)))
+    sent += len(replies)
 
-    # ciu-tap ciu.issued --count 2 exits 0 by itself after the two issuances.
+    # ciu-tap ciu.issued --count 3 exits 0 by itself after the three issuances.
     try:
         rc = tap_issued.wait(timeout=remaining(15))
     except subprocess.TimeoutExpired:
-        raise TestFailure("ciu-tap --count 2 ciu.issued did not exit after two CIUs")
-    check(rc == 0, "ciu-tap --count 2 ciu.issued exited %d" % rc)
-    with open(os.path.join(r.tmp, "tap-issued.log"), encoding="utf-8") as f:
-        issued = [json.loads(line) for line in f if line.strip()]
-    check(len(issued) == 2 and all(e["type"] == "ciu.issued" for e in issued),
+        raise TestFailure("ciu-tap --count 3 ciu.issued did not exit after three CIUs")
+    check(rc == 0, "ciu-tap --count 3 ciu.issued exited %d" % rc)
+    issued = tap_lines(r, "tap-issued")
+    check(len(issued) == 3 and all(e["type"] == "ciu.issued" for e in issued),
           "ciu-tap ciu.issued printed %r" % issued)
-    check([e.get("existing") for e in issued] == [False, True],
-          "expected existing false then true: %r" % issued)
+    check([(e.get("ciu"), e.get("existing")) for e in issued]
+          == [(WARM_UP_CIU, False), (CIU, False), (CIU, True)],
+          "expected the first conversation's CIU, then %s new and existing: %r" % (CIU, issued))
 
-    # The full tap stops cleanly on SIGTERM.
-    time.sleep(0.5)  # let the last message.sent events arrive
+    # The full tap stops cleanly on SIGTERM, once it printed the last events.
+    wait_for(lambda: sum(e["type"] == "message.sent" for e in tap_lines(r, "tap-all")) == sent,
+             timeout=remaining(10), what="the %d message.sent events" % sent)
     tap_all.send_signal(signal.SIGTERM)
     try:
         rc = tap_all.wait(timeout=5)
@@ -348,10 +366,10 @@ def run(r):
     check("not registered" in out.stdout, "unknown CIU: %r" % out.stdout)
 
     out = r.tool("ciu-admin", "status")
-    check(re.search(r"registry size:\s+1\b", out.stdout) and "duplicates open:" in out.stdout,
+    check(re.search(r"registry size:\s+2\b", out.stdout) and "duplicates open:" in out.stdout,
           "status output unexpected: %r" % out.stdout)
     st = json.loads(r.tool("ciu-admin", "status", "--json").stdout)
-    check(st["schema_version"] >= 1 and st["registry"]["size"] == 1
+    check(st["schema_version"] >= 1 and st["registry"]["size"] == 2
           and st["duplicates"]["open"] >= 1, "status --json unexpected: %r" % st)
 
     # Resolve it: the open list no longer shows it, --all does.
@@ -366,9 +384,10 @@ def run(r):
 
     # Unreachable PostgreSQL: one line, exit 69. Bad configuration: exit 78.
     saved = dict(r.env)
-    r.env["DATABASE_URL"] = "postgresql://ciu:secret@127.0.0.1:%d/ciu?connect_timeout=2" % \
-        free_ports(1)[0]
+    closed, port = closed_port()
+    r.env["DATABASE_URL"] = "postgresql://ciu:secret@127.0.0.1:%d/ciu?connect_timeout=2" % port
     out = r.tool("ciu-admin", "status", expect=69)
+    closed.close()
     check("secret" not in out.stderr, "the password leaked into the error: %r" % out.stderr)
     r.env = dict(saved)
     r.env["LOG_LEVEL"] = "loud"
