@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cmn_hash.h"
 #include "common/cmn_log.h"
 #include "ing_inbox.h"
 #include "ing_webhook.h"
@@ -81,16 +82,18 @@ static int s_insert_message(ing_inbox_t *in, s_item_t *it, int64_t now)
     cmn_rows_t *rows = NULL;
     cmn_param_t p[] = {P_TEXT(it->id),   P_TEXT(it->channel), P_TEXT(it->provider_id),
                        P_TEXT(it->user), P_TEXT(it->from),    P_TEXT(it->kind),
-                       P_TEXT(it->text), P_INT(now),          P_TEXT(it->id)};
+                       P_TEXT(it->text), P_INT(now),          P_TEXT(it->id),
+                       P_INT(cmn_shard_bucket(it->user))};
     int r;
 
     /* One atomic insert: two identical webhooks at the same instant, or a
      * redelivery minutes later, give one row (unique channel + provider id). */
     r = cmn_store_query(in->store,
                         "INSERT INTO inbox (msg_id, channel, provider_id, user_key, from_addr, "
-                        "kind, body, received_ms, trace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                        "$9) ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id",
-                        p, 9, &rows);
+                        "kind, body, received_ms, trace, shard) VALUES ($1, $2, $3, $4, $5, $6, "
+                        "$7, $8, $9, $10) ON CONFLICT (channel, provider_id) DO NOTHING RETURNING "
+                        "id",
+                        p, 10, &rows);
     if (r < 0)
         return r;
     if (cmn_rows_count(rows) == 1) {

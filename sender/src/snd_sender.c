@@ -22,6 +22,7 @@
 #include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
 #include "common/cmn_ratelimit.h"
+#include "common/cmn_stage.h"
 #include "snd_provider.h"
 #include "snd_sender.h"
 
@@ -32,6 +33,7 @@
 #define S_MEDIA_MAX (5 * 1024 * 1024)
 #define S_CALL_TIMEOUT_MS 15000L
 #define S_PEER_WAIT_MS 6000 /* Meta pair rate: >= 6 s for that recipient */
+#define S_MEDIA_WAIT_ATTEMPTS 5 /* a QR file not written yet: retried (1, 2, 4, 8 s) */
 
 enum { S_PENDING = 0, S_SENT = 1, S_FAILED = 2, S_INFLIGHT = 3 };
 enum { S_CH_TWILIO = 0, S_CH_META = 1, S_NCH = 2 };
@@ -78,9 +80,9 @@ struct snd_sender {
     cmn_pub_t *pub;
     size_t shard, shards;
     s_channel_t ch[S_NCH];
-    /* people to look at: from wake-ups, finished calls, timers */
-    char (*users)[CMN_HEX256_LEN];
-    size_t nusers;
+    /* people to look at: from wake-ups, finished calls, timers, scans */
+    cmn_keyset_t *pending;
+    cmn_keyset_t *scanned; /* one chunk of a scan */
     /* people whose next reply may not go yet (retry time, rate, lease) */
     s_deferred_t *deferred;
     size_t ndeferred;
@@ -121,13 +123,10 @@ static void s_free_list(s_call_t **head)
     }
 }
 
+/* Look at this person again soon (full: the periodic scan finds them). */
 static void s_add_user(snd_sender_t *s, const char *user)
 {
-    for (size_t i = 0; i < s->nusers; i++)
-        if (strcmp(s->users[i], user) == 0)
-            return;
-    if (s->nusers < S_USERS_MAX)
-        cmn_strlcpy(s->users[s->nusers++], user, CMN_HEX256_LEN);
+    cmn_keyset_add(s->pending, user);
 }
 
 static void s_defer(snd_sender_t *s, const char *user, int64_t due_ms)
@@ -469,6 +468,12 @@ static int s_start(snd_sender_t *s, s_call_t *c)
         req.content_type = "application/x-www-form-urlencoded";
     } else if (c->upload) {
         r = s_read_file(c->media_path, &file, &flen);
+        if (r < 0 && c->attempts <= S_MEDIA_WAIT_ATTEMPTS) {
+            /* the engine writes the file just after its commit: try again shortly */
+            cmn_str_free(&url);
+            cmn_str_free(&body);
+            return -EAGAIN;
+        }
         if (r < 0) { /* the image is gone (expired): send the text alone */
             log_warn(S_MODULE, c->trace, "QR image of reply %lld unreadable (%s); sending the "
                                          "text without it",
@@ -550,7 +555,16 @@ static void s_start_claimed(snd_sender_t *s)
         s_call_t *c = list;
         list = c->next;
         c->next = NULL;
-        if (s_start(s, c) < 0) {
+        int r = s_start(s, c);
+        if (r == -EAGAIN) {
+            c->res.outcome = SND_RETRY;
+            c->res.retry_after_s = -1;
+            snprintf(c->res.reason, sizeof(c->res.reason), "QR image not written yet");
+            c->next = s->finished;
+            s->finished = c;
+            continue;
+        }
+        if (r < 0) {
             log_warn(S_MODULE, c->trace, "reply %lld: cannot start the call; retried when its "
                                          "lease expires",
                      (long long)c->row);
@@ -565,27 +579,31 @@ static void s_start_claimed(snd_sender_t *s)
 static int s_pump(snd_sender_t *s)
 {
     size_t max = (size_t)s->d->settings.batch_max;
+    size_t n = cmn_keyset_count(s->pending);
+    char(*users)[CMN_HEX256_LEN];
     int r = 0;
-    while (s->nusers > 0 && r == 0) {
-        size_t n = s->nusers < max ? s->nusers : max;
-        char(*batch)[CMN_HEX256_LEN] = malloc(n * sizeof(*batch));
-        if (batch == NULL)
-            return -ENOMEM;
-        /* take the first n; deferrals during the claim add back to the list */
-        memcpy(batch, s->users, n * sizeof(*batch));
-        memmove(s->users, s->users + n, (s->nusers - n) * sizeof(*batch));
-        s->nusers -= n;
-        s_claim_arg_t a = {s, batch, n};
+    if (n == 0)
+        return 0;
+    users = malloc(n * sizeof(*users));
+    if (users == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        cmn_strlcpy(users[i], cmn_keyset_key(s->pending, i), CMN_HEX256_LEN);
+    cmn_keyset_clear(s->pending); /* finished calls and deferrals add people back */
+    for (size_t off = 0; off < n && r == 0; off += max) {
+        s_claim_arg_t a = {s, users + off, n - off < max ? n - off : max};
         r = cmn_daemon_tx(s->d, s_tx_claim, &a);
-        free(batch);
         if (r < 0) {
             s_free_list(&s->to_start);
             for (int i = 0; i < S_NCH; i++)
                 s->ch[i].probing = false;
+            for (size_t i = off; i < n; i++) /* not claimed: look again later */
+                s_add_user(s, users[i]);
             break;
         }
         s_start_claimed(s);
     }
+    free(users);
     return r;
 }
 
@@ -790,38 +808,39 @@ static int s_record(snd_sender_t *s)
 static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
 {
     snd_sender_t *s = arg;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(msgs[i].type, CMN_MSG_OUTBOUND) == 0 && msgs[i].user[0])
-            s_add_user(s, msgs[i].user);
+    cmn_keyset_add_msgs(s->pending, msgs, n, CMN_MSG_OUTBOUND);
     int r = s_pump(s);
     int r2 = s_record(s); /* simulator deliveries */
     return r < 0 ? r : r2;
 }
 
+/* People with a reply due, or whose claim's lease expired, in this replica's
+ * share (filtered before the limit), oldest work first. */
+static const char s_scan_sql[] =
+    "SELECT user_key FROM outbox WHERE ((status = 0 AND next_ms <= $4) OR (status = 3 AND "
+    "lease_ms <= $4)) AND (shard % $1 = $2 OR (shard IS NULL AND $2 = 0)) GROUP BY user_key "
+    "ORDER BY min(id) LIMIT $3";
+
+static int s_scan_chunk(void *arg, const cmn_keyset_t *keys)
+{
+    snd_sender_t *s = arg;
+    for (size_t i = 0; i < cmn_keyset_count(keys); i++)
+        s_add_user(s, cmn_keyset_key(keys, i));
+    return 0;
+}
+
 static int s_on_rescan(void *arg, bool at_start)
 {
     snd_sender_t *s = arg;
-    cmn_rows_t *rows = NULL;
-    int64_t now = cmn_now_ms();
-    cmn_param_t p[] = {P_INT(now), P_INT(S_SCAN_LIMIT)};
-    int found = 0;
-    int r = cmn_store_query(s->d->store, "SELECT DISTINCT user_key FROM outbox WHERE (status = 0 "
-                                         "AND next_ms <= $1) OR (status = 3 AND lease_ms <= $1) "
-                                         "LIMIT $2",
-                            p, 2, &rows);
-    if (r < 0)
-        return r;
-    for (int i = 0; i < cmn_rows_count(rows); i++) {
-        const char *user = cmn_rows_get(rows, i, 0);
-        if (cmn_bus_shard(user, s->shards) == s->shard) {
-            s_add_user(s, user);
-            found++;
-        }
-    }
-    cmn_rows_destroy(&rows);
+    cmn_param_t extra[] = {P_INT(cmn_now_ms())};
+    cmn_scan_t scan = {s_scan_sql, extra, 1, S_SCAN_LIMIT};
+    int found = cmn_stage_scan(s->d->store, &scan, s->shard, s->shards, s->scanned,
+                               s_scan_chunk, s);
+    if (found < 0)
+        return found;
     if (found > 0 && at_start)
         log_info(S_MODULE, NULL, "start: replies pending for %d people", found);
-    r = s_pump(s);
+    int r = s_pump(s);
     int r2 = s_record(s);
     return r < 0 ? r : r2;
 }
@@ -851,7 +870,7 @@ static int s_on_poll(void *arg)
         return r;
     if (s->timer_ms && cmn_now_ms() >= s->timer_ms)
         s_wake_due(s, cmn_now_ms());
-    return s->nusers ? s_pump(s) : 0;
+    return s_pump(s);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -865,10 +884,11 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         return NULL;
     s->d = d;
     s->chans = *ch;
-    s->users = calloc(S_USERS_MAX, sizeof(*s->users));
+    s->pending = cmn_keyset_new(S_USERS_MAX);
+    s->scanned = cmn_keyset_new((size_t)d->settings.batch_max);
     s->deferred = calloc(S_USERS_MAX, sizeof(*s->deferred));
     s->http = cmn_http_new(S_RESP_MAX);
-    if (s->users == NULL || s->deferred == NULL || s->http == NULL)
+    if (s->pending == NULL || s->scanned == NULL || s->deferred == NULL || s->http == NULL)
         goto fail;
     char lang_dir[4096];
     snprintf(lang_dir, sizeof(lang_dir), "%s/lang", d->settings.share_dir);
@@ -950,7 +970,8 @@ void snd_sender_destroy(snd_sender_t **p)
     cmn_pub_destroy(&s->pub);
     cmn_pull_destroy(&s->pull);
     cmn_i18n_destroy(&s->texts);
-    free(s->users);
+    cmn_keyset_destroy(&s->pending);
+    cmn_keyset_destroy(&s->scanned);
     free(s->deferred);
     free(s);
     *p = NULL;
