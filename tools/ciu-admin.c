@@ -6,6 +6,8 @@
  *   ciu-admin duplicates [--json] [--all]   potential duplicates (open ones by default)
  *   ciu-admin duplicates resolve ID         mark one as reviewed
  *   ciu-admin registry [--json] CIU         one CIU: request count, first and last dates
+ *   ciu-admin dhis2 check|status|retry      DHIS2: verify settings, queue state, re-queue
+ *                                           (tools/admin_dhis2.c)
  *   ciu-admin channels [--json]             WhatsApp channels: on/paused, replies by status,
  *                                           failures by provider error code, delivery statuses
  *
@@ -40,6 +42,8 @@
 #include "common/cmn_store.h"
 #include "common/cmn_str.h"
 
+#include "admin_dhis2.h"
+
 #define S_EXIT_NOT_FOUND 1
 #define S_SALT_BYTES 32
 #define S_KEY_SHORT 12 /* hex digits of a user key shown */
@@ -73,6 +77,9 @@ static void s_usage(FILE *f)
             "  duplicates [--json] [--all]  list potential duplicates (open ones; --all: all)\n"
             "  duplicates resolve ID        mark duplicate ID as reviewed\n"
             "  registry [--json] CIU        request count and first/last dates of one CIU\n"
+            "  dhis2 check [--json]         verify the DHIS2 settings against the server\n"
+            "  dhis2 status [--json]        DHIS2 enrolments: pending, synced, failed, last error\n"
+            "  dhis2 retry [--failed]       retry pending enrolments now (--failed: re-queue)\n"
             "  channels [--json]            WhatsApp channels: configured, paused (why), replies\n"
             "                               by status, failures by provider error code\n"
             "\n"
@@ -628,6 +635,8 @@ static int s_run(const s_opts_t *o)
 int main(int argc, char **argv)
 {
     s_opts_t o;
+    if (argc >= 2 && strcmp(argv[1], "dhis2") == 0)
+        return admin_dhis2_main(argc - 1, argv + 1);
     int code = s_parse(argc, argv, &o);
     if (code == CMN_BOOT_DONE)
         return CMN_EXIT_OK;

@@ -376,6 +376,13 @@ static void s_probe(dhis_bridge_t *b)
 
 /* ---- sync jobs ------------------------------------------------------------------ */
 
+/* The person existed in DHIS2 before (found, and not the one we created
+ * in an earlier attempt whose answer was lost). */
+static bool s_linked(const s_row_t *r)
+{
+    return r->found && strcmp(r->found_te, r->te) != 0;
+}
+
 static void s_row_set(s_row_t *r, s_out_t out, long status, const char *codes, const char *err)
 {
     r->out = out;
@@ -479,7 +486,7 @@ static void s_on_import(void *arg, const cmn_http_result_t *res)
     s_job_t *j = arg;
     dhis_bridge_t *b = j->b;
     dhis_call_t cls = s_observe(b, b->h_import, res, false, false);
-    dhis_report_t rep;
+    dhis_report_t rep = {0};
 
     if (b->stopping || res->curl_code == -1) {
         s_rows_all(j, S_OUT_RELEASE, res);
@@ -909,7 +916,7 @@ static void s_on_dup_flag(void *arg, const cmn_http_result_t *res)
     s_job_t *j = arg;
     dhis_bridge_t *b = j->b;
     dhis_call_t cls = s_observe(b, b->h_dup, res, false, true);
-    dhis_report_t rep;
+    dhis_report_t rep = {0};
 
     if (b->stopping || res->curl_code == -1) {
         s_dup_done_res(j, "release", res);
@@ -1022,7 +1029,7 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
     case S_OUT_SYNCED: {
         const char *te = r->found ? r->found_te : r->te;
         const char *ou = r->found ? r->found_ou : r->ou;
-        cmn_param_t p[] = {P_TEXT(te), P_TEXT(ou), P_INT(r->found ? 1 : 0), P_INT(now),
+        cmn_param_t p[] = {P_TEXT(te), P_TEXT(ou), P_INT(s_linked(r) ? 1 : 0), P_INT(now),
                            P_INT(r->status), P_INT(r->id), P_TEXT(b->owner)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET status = 'synced', te_uid = $1, org_unit = $2, "
@@ -1157,7 +1164,7 @@ static void s_announce(dhis_bridge_t *b)
                          u->duplicate);
                 s_publish(b, CMN_EV_DHIS2_DUPLICATE_FLAGGED, NULL, u->ciu, u->id, detail, false);
                 cmn_counter_add(b->m_flagged, 1);
-                log_info(S_MODULE, NULL, "potential duplicate %lld sent to DHIS2 (%s%s%s)%s%s",
+                log_info(S_MODULE, NULL, "potential duplicate %lld sent to DHIS2 (%s%s%s%s)%s",
                          (long long)u->id, u->pair ? "pair " : "flag ", detail,
                          u->dhis2_id[0] ? ", id " : "", u->dhis2_id,
                          strcmp(u->out, "merged") == 0 ? ", merged" : "");
@@ -1176,19 +1183,19 @@ static void s_announce(dhis_bridge_t *b)
             switch (r->out) {
             case S_OUT_SYNCED: {
                 const char *te = r->found ? r->found_te : r->te;
-                s_publish(b, CMN_EV_DHIS2_SYNCED, r->trace, r->ciu, r->id, te, r->found);
+                s_publish(b, CMN_EV_DHIS2_SYNCED, r->trace, r->ciu, r->id, te, s_linked(r));
                 cmn_counter_add(b->m_synced, 1);
-                if (r->found)
+                if (s_linked(r))
                     cmn_counter_add(b->m_linked, 1);
                 log_debug(S_MODULE, r->trace, "enrolment %lld synced: tracked entity %s%s",
-                          (long long)r->id, te, r->found ? " (existing person)" : "");
+                          (long long)r->id, te, s_linked(r) ? " (existing person)" : "");
                 break;
             }
             case S_OUT_FAILED: {
                 char detail[96]; /* cut to the event's 47 characters */
                 snprintf(detail, sizeof(detail), "%s %s", r->codes[0] ? r->codes : "-",
                          r->found ? r->found_te : r->te);
-                s_publish(b, CMN_EV_DHIS2_FAILED, r->trace, r->ciu, r->id, detail, r->found);
+                s_publish(b, CMN_EV_DHIS2_FAILED, r->trace, r->ciu, r->id, detail, s_linked(r));
                 cmn_counter_add(b->m_failed, 1);
                 log_warn(S_MODULE, r->trace, "enrolment %lld refused by DHIS2: %s",
                          (long long)r->id, r->error);

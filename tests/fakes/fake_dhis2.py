@@ -37,6 +37,8 @@ Control endpoints (no auth) for tests:
   POST /_fake/hold             {"path": "/api/tracker", "count": 1}: such a request
                                 is processed (committed), then its answer is held
   POST /_fake/release          answer the held requests
+  POST /_fake/entity           {"trackedEntity", "orgUnit", "attributes": {uid: value},
+                                "enrolled": bool}: put a person straight into the database
   POST /_fake/reset            forget all data (not the configuration)
 
 Usage: fake_dhis2.py [--port 0] [--port-file FILE] [--version 2.42.0]
@@ -186,10 +188,11 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:
             pass
-        with self.fake.lock:
-            self.fake.log.append({"method": self.command, "path": self.path.split("?")[0],
-                                  "status": status})
-            del self.fake.log[:-5000]
+        if self.path.startswith("/api/"):  # what DHIS2 would have seen
+            with self.fake.lock:
+                self.fake.log.append({"method": self.command, "path": self.path.split("?")[0],
+                                      "status": status})
+                del self.fake.log[:-5000]
 
     def web_message(self, status, message, error_code=None):
         names = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -310,7 +313,7 @@ class Handler(BaseHTTPRequestHandler):
                          "enrollments": list(f.enrollments.values()),
                          "potentialDuplicates": list(f.duplicates.values()),
                          "counts": dict(f.counts), "held": f.held,
-                         "log": f.log[-200:]}
+                         "log": f.log}
                 state = copy.deepcopy(state)
             elif path == "/_fake/config":
                 for k in ("version", "token", "user", "password", "delay_ms", "ciu_unique",
@@ -336,6 +339,22 @@ class Handler(BaseHTTPRequestHandler):
                 f.holds = []
                 f.release_event.set()
                 state = {"ok": True}
+            elif path == "/_fake/entity":
+                # a tracked entity put straight into the database (anywhere, any value)
+                uid = data.get("trackedEntity") or new_uid()
+                now = now_local()
+                f.tes[uid] = {"trackedEntity": uid, "trackedEntityType": data.get(
+                    "trackedEntityType", TET), "orgUnit": data.get("orgUnit", NGELEHUN),
+                    "attributes": dict(data.get("attributes", {})), "createdAt": now,
+                    "updatedAt": now, "inactive": False, "potentialDuplicate": False,
+                    "geometry": None}
+                if data.get("enrolled"):
+                    e = new_uid()
+                    f.enrollments[e] = {"enrollment": e, "trackedEntity": uid,
+                                        "program": PROGRAM, "orgUnit": f.tes[uid]["orgUnit"],
+                                        "status": "ACTIVE", "enrolledAt": now[:10],
+                                        "createdAt": now}
+                state = {"trackedEntity": uid}
             elif path == "/_fake/reset":
                 f.reset()
                 state = {"ok": True}

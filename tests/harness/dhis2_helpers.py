@@ -102,6 +102,11 @@ class FakeDhis2:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
 
+    def entity(self, attributes, org_unit=NGELEHUN, enrolled=False):
+        """Put a person straight into the fake's database; returns its UID."""
+        return self.control("/_fake/entity", {"attributes": attributes, "orgUnit": org_unit,
+                                              "enrolled": enrolled})["trackedEntity"]
+
     def entities_with(self, ciu):
         """Tracked entities whose CIU attribute equals ciu (case-insensitive)."""
         return [t for t in self.state()["trackedEntities"]
@@ -251,3 +256,32 @@ def cius(n, seed=0):
         out.append("%s%d%s%d" % (name, i % 10, "DA", 1 + i % 4))
         i += 1
     return out
+
+
+class Tap:
+    """ciu-tap on the bridge's events, into a file (JSON lines)."""
+
+    def __init__(self, stack, prefix="dhis2."):
+        self.path = os.path.join(stack.dir, "tap.jsonl")
+        self.out = open(self.path, "wb")
+        exe = os.path.join(stack.build, "tools", "ciu-tap")
+        self.proc = subprocess.Popen([exe, "--connect", stack.env["CIU_DHIS2_EVENTS"], prefix],
+                                     cwd=stack.dir, env=stack.env, stdout=self.out,
+                                     stderr=subprocess.DEVNULL)
+
+    def events(self, type_=None):
+        out = []
+        for line in open(self.path, errors="replace"):
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if type_ is None or ev.get("type") == type_:
+                out.append(ev)
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.out.close()
