@@ -101,12 +101,14 @@ class Stack:
     # ---- processes ---------------------------------------------------------
 
     def binary(self, name):
-        return os.path.join(self.build, DAEMONS[name][0], name)
+        base = name.split("#")[0]  # "ciu-engine#1": another replica of ciu-engine
+        return os.path.join(self.build, DAEMONS[base][0], base)
 
     def port_file(self, name):
         return os.path.join(self.dir, name + ".ports")
 
-    def start_daemon(self, name):
+    def start_daemon(self, name, env=None):
+        """Start one daemon; env: settings of this process only (e.g. CIU_BIND)."""
         pf = self.port_file(name)
         if os.path.exists(pf):
             os.unlink(pf)
@@ -114,7 +116,8 @@ class Stack:
         self.logs[name] = log.name
         self.procs[name] = subprocess.Popen(
             self.wrapper + [self.binary(name), "--port-file", pf],
-            cwd=self.dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=self.dir, env=dict(self.env, **env) if env else self.env, stdout=log,
+            stderr=subprocess.STDOUT)
         log.close()
 
     def ports(self, name, timeout=20):
