@@ -79,6 +79,7 @@ typedef struct {
     struct dhis_bridge *b;
     s_job_state_t state;
     bool is_dup;
+    char token[CMN_ID_LEN + 24]; /* lease_owner of this claim: process id + claim number */
     s_row_t *rows; /* capacity: batch size */
     size_t nrows;
     s_dup_t dup;
@@ -91,6 +92,7 @@ struct dhis_bridge {
     dhis_config_t *cfg; /* NULL: DHIS2 not configured */
     cmn_http_t *http;
     char owner[CMN_ID_LEN];
+    uint64_t claims;
     char replica[256];
     uint64_t rnd;
     dhis_link_t link;
@@ -160,8 +162,8 @@ static int s_tx_accept(void *arg, cmn_store_t *st)
     cmn_param_t p[] = {P_INT(now), P_INT(S_ACCEPT_LIMIT)};
     cmn_rows_destroy(&a->rows);
     return cmn_store_query(st,
-                           "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1, next_ms = $1 "
-                           "WHERE id IN (SELECT id FROM dhis2_sync WHERE status = 'queued' "
+                           "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1, next_ms = "
+                           "$1 WHERE id IN (SELECT id FROM dhis2_sync WHERE status = 'queued' "
                            "ORDER BY id LIMIT $2) AND status = 'queued' RETURNING id, ciu, trace",
                            p, 2, &a->rows);
 }
@@ -629,7 +631,8 @@ static int s_tx_claim(void *arg, cmn_store_t *st)
     s_job_t *j = c->job;
     int64_t now = cmn_now_ms(), lease = now + b->cfg->lease_s * 1000;
     cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_INT(lease), P_TEXT(b->owner), P_INT(now), P_INT((int64_t)c->want)};
+    snprintf(j->token, sizeof(j->token), "%s.%llu", b->owner, (unsigned long long)++b->claims);
+    cmn_param_t p[] = {P_INT(lease), P_TEXT(j->token), P_INT(now), P_INT((int64_t)c->want)};
     int r = cmn_store_query(
         st,
         "UPDATE dhis2_sync SET lease_until = $1, lease_owner = $2 WHERE id IN (SELECT id FROM "
@@ -792,7 +795,9 @@ static int s_tx_dup_claim(void *arg, cmn_store_t *st)
     dhis_bridge_t *b = c->b;
     int64_t now = cmn_now_ms(), lease = now + b->cfg->lease_s * 1000;
     cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_INT(lease), P_TEXT(b->owner), P_INT(now), P_INT((int64_t)c->cap)};
+    char token[CMN_ID_LEN + 24];
+    snprintf(token, sizeof(token), "%s.%llu", b->owner, (unsigned long long)++b->claims);
+    cmn_param_t p[] = {P_INT(lease), P_TEXT(token), P_INT(now), P_INT((int64_t)c->cap)};
     int r = cmn_store_query(
         st,
         "UPDATE dhis2_duplicates SET lease_until = $1, lease_owner = $2 WHERE id IN (SELECT id "
@@ -834,6 +839,7 @@ static int s_tx_dup_claim(void *arg, cmn_store_t *st)
         }
         s_job_t *j = c->jobs[c->njobs++];
         s_dup_t *u = &j->dup;
+        cmn_strlcpy(j->token, token, sizeof(j->token));
         memset(u, 0, sizeof(*u));
         u->id = id;
         u->pair = pair;
@@ -1020,7 +1026,8 @@ static int s_dispatch_dups(dhis_bridge_t *b)
 
 /* ---- recording outcomes ------------------------------------------------------------ */
 
-static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t now)
+static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_row_t *r,
+                        int64_t now)
 {
     int64_t changes = 0;
     int rc = 0;
@@ -1030,7 +1037,7 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
         const char *te = r->found ? r->found_te : r->te;
         const char *ou = r->found ? r->found_ou : r->ou;
         cmn_param_t p[] = {P_TEXT(te), P_TEXT(ou), P_INT(s_linked(r) ? 1 : 0), P_INT(now),
-                           P_INT(r->status), P_INT(r->id), P_TEXT(b->owner)};
+                           P_INT(r->status), P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET status = 'synced', te_uid = $1, org_unit = $2, "
                             "linked = $3, synced_ms = $4, updated_ms = $4, http_status = $5, "
@@ -1044,7 +1051,7 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
         if (r->retry_after_s > 0 && r->retry_after_s * 1000 > wait)
             wait = r->retry_after_s * 1000;
         cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err), P_INT(r->status), P_TEXT(codes),
-                           P_INT(now), P_INT(r->id), P_TEXT(b->owner)};
+                           P_INT(now), P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET attempts = attempts + 1, next_ms = $1, "
                             "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
@@ -1055,7 +1062,7 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
     }
     case S_OUT_RESEARCH: {
         cmn_param_t p[] = {P_INT(now), P_TEXT(err), P_INT(r->status), P_TEXT(codes),
-                           P_INT(r->id), P_TEXT(b->owner)};
+                           P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET conflicts = conflicts + 1, next_ms = $1, "
                             "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
@@ -1066,7 +1073,7 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
     }
     case S_OUT_FAILED: {
         cmn_param_t p[] = {P_TEXT(err), P_INT(r->status), P_TEXT(codes), P_INT(now),
-                           P_INT(r->id), P_TEXT(b->owner)};
+                           P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET status = 'failed', last_error = $1, "
                             "http_status = $2, error_codes = $3, updated_ms = $4, lease_until = "
@@ -1077,7 +1084,7 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
     }
     case S_OUT_RELEASE:
     case S_OUT_NONE: {
-        cmn_param_t p[] = {P_INT(r->id), P_TEXT(b->owner)};
+        cmn_param_t p[] = {P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET lease_until = 0, lease_owner = NULL WHERE id "
                             "= $1 AND lease_owner = $2",
@@ -1089,7 +1096,8 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, s_row_t *r, int64_t n
     return rc;
 }
 
-static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, s_dup_t *u, int64_t now)
+static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_dup_t *u,
+                        int64_t now)
 {
     int64_t changes = 0;
     int rc;
@@ -1099,14 +1107,14 @@ static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, s_dup_t *u, int64_t n
         if (u->retry_after_s > 0 && u->retry_after_s * 1000 > wait)
             wait = u->retry_after_s * 1000;
         cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err), P_INT(u->status), P_INT(now),
-                           P_INT(u->id), P_TEXT(b->owner)};
+                           P_INT(u->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_duplicates SET attempts = attempts + 1, next_ms = $1, "
                             "last_error = $2, http_status = $3, updated_ms = $4, lease_until = 0, "
                             "lease_owner = NULL WHERE id = $5 AND lease_owner = $6",
                             p, 6, &changes);
     } else if (strcmp(u->out, "release") == 0 || u->out[0] == '\0') {
-        cmn_param_t p[] = {P_INT(u->id), P_TEXT(b->owner)};
+        cmn_param_t p[] = {P_INT(u->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_duplicates SET lease_until = 0, lease_owner = NULL "
                             "WHERE id = $1 AND lease_owner = $2",
@@ -1120,7 +1128,7 @@ static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, s_dup_t *u, int64_t n
                            P_INT(u->status),
                            P_INT(now),
                            P_INT(u->id),
-                           P_TEXT(b->owner)};
+                           P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_duplicates SET status = $1, original_te = $2, "
                             "duplicate_te = $3, dhis2_id = $4, last_error = $5, http_status = $6, "
@@ -1142,9 +1150,9 @@ static int s_tx_record(void *arg, cmn_store_t *st)
         if (j->state != S_JOB_DONE)
             continue;
         if (j->is_dup)
-            r = s_record_dup(b, st, &j->dup, now);
+            r = s_record_dup(b, st, j->token, &j->dup, now);
         for (size_t k = 0; !j->is_dup && k < j->nrows && r == 0; k++)
-            r = s_record_row(b, st, &j->rows[k], now);
+            r = s_record_row(b, st, j->token, &j->rows[k], now);
     }
     return r;
 }
@@ -1268,6 +1276,17 @@ static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
     return 0;
 }
 
+/* Is there a row for `sql` ($1 = now)? A read outside any transaction, so an
+ * idle bridge's scan takes no write lock. Errors say yes (the claim will tell). */
+static bool s_any(dhis_bridge_t *b, const char *sql)
+{
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_INT(cmn_now_ms())};
+    bool any = cmn_store_query(b->d->store, sql, p, 1, &rows) < 0 || cmn_rows_count(rows) > 0;
+    cmn_rows_destroy(&rows);
+    return any;
+}
+
 static int s_on_rescan(void *arg, bool at_start)
 {
     dhis_bridge_t *b = arg;
@@ -1276,11 +1295,18 @@ static int s_on_rescan(void *arg, bool at_start)
     if (r < 0)
         return r;
     if (b->cfg) {
-        b->work_due = true; /* backoffs that ended, leases that expired */
-        r = cmn_daemon_tx(b->d, s_tx_dup_import, NULL);
-        if (r < 0)
+        /* backoffs that ended, leases that expired, duplicates recorded */
+        if (s_any(b, "SELECT 1 FROM dhis2_sync WHERE status = 'pending' AND next_ms <= $1 AND "
+                     "lease_until <= $1 LIMIT 1"))
+            b->work_due = true;
+        if (s_any(b, "SELECT 1 FROM duplicates d WHERE d.status = 'open' AND d.created_ms <= $1 "
+                     "AND NOT EXISTS (SELECT 1 FROM dhis2_duplicates x WHERE x.duplicate_id = "
+                     "d.id) LIMIT 1") &&
+            (r = cmn_daemon_tx(b->d, s_tx_dup_import, NULL)) < 0)
             return r;
-        b->dups_due = true;
+        if (s_any(b, "SELECT 1 FROM dhis2_duplicates WHERE status = 'pending' AND next_ms <= $1 "
+                     "AND lease_until <= $1 LIMIT 1"))
+            b->dups_due = true;
     }
     if (now >= b->backlog_at && (r = s_backlog(b)) < 0)
         return r;
