@@ -87,8 +87,8 @@ static int s_meta(const cmn_settings_t *s, char **ret_err)
 {
     if (!s_set(s->meta_token))
         return s_bad(ret_err, "META_ACCESS_TOKEN: not set (the Meta channel is on because "
-                              "another META_ variable is set; fix: a system-user access token, "
-                              "or META_WHATSAPP_TOKEN)%s",
+                              "META_PHONE_NUMBER_ID or META_APP_SECRET is set; fix: a system-user "
+                              "access token, or META_WHATSAPP_TOKEN)%s",
                      "");
     if (!s_all(s->meta_phone_number_id, S_DIGITS, 5, 32))
         return s_bad(ret_err, "META_PHONE_NUMBER_ID: '%.40s' is not a phone number id (fix: the "

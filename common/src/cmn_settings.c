@@ -224,6 +224,11 @@ int cmn_settings_load(cmn_settings_t *s, char **ret_err)
     int r = cmn_config_load(s_table, S_N, &tmp, ".env", ret_err);
     if (r < 0)
         return r;
+    /* "https://ciu.example.org/" and "https://ciu.example.org" mean the same
+     * origin: links are built as PUBLIC_BASE_URL + "/path" */
+    for (size_t n = tmp.public_url ? strlen(tmp.public_url) : 0;
+         n > 0 && tmp.public_url[n - 1] == '/'; n--)
+        tmp.public_url[n - 1] = '\0';
     r = s_validate(&tmp, ret_err);
     if (r < 0) {
         cmn_settings_free(&tmp);

@@ -399,10 +399,35 @@ static enum MHD_Result s_forged(ing_server_t *s, struct MHD_Connection *c, const
     return s_error(s, c, 403, "signature check failed");
 }
 
+/* Drop the messages written to another number than ours (another number of
+ * the same Meta app or Twilio account): answering them from ours would be
+ * wrong. Logged once per webhook. */
+static void s_keep_ours(ing_server_t *s, const char *channel, ing_batch_t *b)
+{
+    const char *ours = strcmp(channel, "meta") == 0 ? s->d->settings.meta_phone_number_id
+                                                     : s->ch.twilio_number;
+    size_t k = 0, dropped = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        if (b->msgs[i].account[0] && ours && strcmp(b->msgs[i].account, ours) != 0) {
+            free(b->msgs[i].text);
+            dropped++;
+            continue;
+        }
+        b->msgs[k++] = b->msgs[i];
+    }
+    b->nmsgs = k;
+    if (dropped)
+        log_warn(S_MODULE, NULL, "%s webhook: %zu messages written to another number than "
+                                 "ours ignored (check %s)",
+                 channel, dropped,
+                 strcmp(channel, "meta") == 0 ? "META_PHONE_NUMBER_ID" : "TWILIO_WHATSAPP_NUMBER");
+}
+
 /* Store what a webhook carried; 0, or an HTTP status to answer. */
-static unsigned s_store_batch(ing_server_t *s, const char *channel, const ing_batch_t *b,
+static unsigned s_store_batch(ing_server_t *s, const char *channel, ing_batch_t *b,
                               int64_t started)
 {
+    s_keep_ours(s, channel, b);
     ing_inbound_t *msgs = calloc(b->nmsgs + 1, sizeof(*msgs));
     ing_status_in_t *sts = calloc(b->nstatuses + 1, sizeof(*sts));
     unsigned status = 0;

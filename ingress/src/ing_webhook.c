@@ -343,7 +343,7 @@ static const char *s_contact_user_id(json_t *contacts)
     return NULL;
 }
 
-static int s_meta_message(json_t *jm, json_t *contacts, ing_batch_t *b)
+static int s_meta_message(json_t *jm, json_t *contacts, const char *account, ing_batch_t *b)
 {
     const char *type = s_jstr(jm, "type");
     const char *from = s_jstr(jm, "from");
@@ -389,6 +389,8 @@ static int s_meta_message(json_t *jm, json_t *contacts, ing_batch_t *b)
         return 0;
     }
     snprintf(m->kind, sizeof(m->kind), "%s", kind);
+    if (account && strlen(account) < sizeof(m->account))
+        snprintf(m->account, sizeof(m->account), "%s", account);
     if (strcmp(kind, "text") == 0 && text == NULL)
         snprintf(m->kind, sizeof(m->kind), "unsupported");
     return strcmp(m->kind, "text") == 0 ? s_set_text(m, text) : 0;
@@ -451,10 +453,11 @@ int ing_meta_parse(const char *body, size_t len, ing_batch_t *ret, char *err, si
         {
             json_t *value = json_object_get(change, "value");
             json_t *contacts = json_object_get(value, "contacts");
+            const char *account = s_jstr(json_object_get(value, "metadata"), "phone_number_id");
             json_array_foreach(json_object_get(value, "messages"), k, item)
             {
                 if (r == 0 && json_is_object(item))
-                    r = s_meta_message(item, contacts, &b);
+                    r = s_meta_message(item, contacts, account, &b);
             }
             json_array_foreach(json_object_get(value, "statuses"), k, item)
             {
@@ -520,6 +523,11 @@ int ing_twilio_parse(const ing_form_t *f, ing_batch_t *ret, char *err, size_t er
     if (m == NULL)
         return -ENOMEM;
     snprintf(m->id, sizeof(m->id), "%s", sid);
+    const char *to = ing_form_get(f, "To");
+    if (to && strncmp(to, "whatsapp:", 9) == 0)
+        to += 9;
+    if (to && strlen(to) < sizeof(m->account))
+        snprintf(m->account, sizeof(m->account), "%s", to);
     if (!s_set_from(m->from, ing_form_get(f, "From")) &&
         !s_set_from(m->from, ing_form_get(f, "WaId"))) {
         ing_batch_free(&b);

@@ -51,6 +51,8 @@ typedef struct {
     char from[ING_ADDR_MAX]; /* "+243..." or a business-scoped user id ("US.1234...") */
     char kind[ING_KIND_MAX]; /* "text" (also a button or list answer), "image", ... */
     char *text;              /* owned; the answer id for interactive replies; NULL if none */
+    char account[40];        /* the number written to: Meta's metadata.phone_number_id,
+                                Twilio's To ("+1415..."); "" when the webhook did not say */
 } ing_msg_t;
 
 /* One delivery status of a message we sent. */

@@ -16,6 +16,16 @@
 
 /* ---- requests ----------------------------------------------------------- */
 
+/* A copy of s cut to at most max code points (on a character boundary). */
+static char *s_cut(const char *s, size_t max)
+{
+    size_t n = 0, i = 0;
+    for (; s[i]; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && n++ == max)
+            break;
+    return strndup(s, i);
+}
+
 int snd_twilio_form(const snd_reply_t *r, const char *from_number, const char *status_callback,
                     cmn_str_t *out)
 {
@@ -23,11 +33,15 @@ int snd_twilio_form(const snd_reply_t *r, const char *from_number, const char *s
     int rc;
     snprintf(to, sizeof(to), "whatsapp:%s", r->to);
     snprintf(from, sizeof(from), "whatsapp:%s", from_number);
+    char *body = s_cut(r->body, S_TWILIO_BODY_MAX);
+    if (body == NULL)
+        return -ENOMEM;
     rc = cmn_http_form_append(out, "To", to);
     if (rc == 0)
         rc = cmn_http_form_append(out, "From", from);
     if (rc == 0)
-        rc = cmn_http_form_append(out, "Body", r->body);
+        rc = cmn_http_form_append(out, "Body", body);
+    free(body);
     if (rc == 0 && r->media_url)
         rc = cmn_http_form_append(out, "MediaUrl", r->media_url);
     if (rc == 0 && status_callback && *status_callback)
@@ -250,13 +264,16 @@ static void s_meta_errors(long status, json_t *root, long retry_after_s, snd_res
     const char *msg = NULL;
     char scode[16] = "";
     long code = s_meta_error(root, scode, &msg);
+    bool has_code = json_is_integer(json_object_get(json_object_get(root, "error"), "code"));
 
     ret->retry_after_s = retry_after_s;
+    if (has_code && scode[0] == '\0')
+        snprintf(scode, sizeof(scode), "%ld", code);
     if (code == 131056) {
         s_set(ret, SND_RETRY_PEER, scode, "pair rate limit for this recipient (%s)", scode);
     } else if (s_in(code, throttle, sizeof(throttle) / sizeof(throttle[0])) || status == 429) {
         s_set(ret, SND_THROTTLE, scode, "throttled by Meta (%s)", scode[0] ? scode : "429");
-    } else if ((scode[0] && s_in(code, pause, sizeof(pause) / sizeof(pause[0]))) ||
+    } else if ((has_code && s_in(code, pause, sizeof(pause) / sizeof(pause[0]))) ||
                status == 401 || (code >= 200 && code <= 299)) {
         s_set(ret, SND_PAUSE, scode[0] ? scode : "401",
               "Meta refused the access token (%s): renew META_ACCESS_TOKEN (a system-user token "

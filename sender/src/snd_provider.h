@@ -58,7 +58,7 @@ void snd_meta_media_classify(long status, const char *body, long retry_after_s,
                              snd_result_t *ret);
 
 /* Delay before attempt number `attempts` (1 = first retry): exponential
- * from 1 s, capped at 5 min, with full jitter from `rnd` (0..1). At least
+ * from 1 s, capped at 5 min; the wait is between half and all of it, by `rnd` (0..1). At least
  * the provider's Retry-After. */
 int64_t snd_backoff_ms(int attempts, long retry_after_s, double rnd);
 

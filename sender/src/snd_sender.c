@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 #define S_CALL_TIMEOUT_MS 15000L
 #define S_PEER_WAIT_MS 6000 /* Meta pair rate: >= 6 s for that recipient */
 #define S_MEDIA_WAIT_ATTEMPTS 5 /* a QR file not written yet: retried (1, 2, 4, 8 s) */
+#define S_DRAIN_MS 10000 /* at stop, calls in flight get this long to finish */
+#define S_CODE_RETRY_MAX 8      /* a retryable provider code still there after 8 tries: failed */
 
 enum { S_PENDING = 0, S_SENT = 1, S_FAILED = 2, S_INFLIGHT = 3 };
 enum { S_CH_TWILIO = 0, S_CH_META = 1, S_NCH = 2 };
@@ -449,7 +452,9 @@ static int s_start(snd_sender_t *s, s_call_t *c)
 
     memset(&req, 0, sizeof(req));
     req.method = "POST";
-    req.timeout_ms = S_CALL_TIMEOUT_MS;
+    /* a call always ends before its lease, so no other claim can overlap it */
+    req.timeout_ms = S_CALL_TIMEOUT_MS < cfg->send_lease_s * 500 ? S_CALL_TIMEOUT_MS
+                                                                : cfg->send_lease_s * 500;
     req.done = s_on_done;
     req.arg = c;
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->meta_token ? cfg->meta_token
@@ -639,6 +644,15 @@ static int s_record_one(snd_sender_t *s, cmn_store_t *st, s_call_t *c, int64_t n
                               p, 3, NULL);
     }
     default: {
+        if (res->outcome == SND_RETRY && res->code[0] && c->attempts >= S_CODE_RETRY_MAX) {
+            /* a provider error code that stays (e.g. 131053): give up, with the code */
+            cmn_param_t p[] = {P_TEXT(res->reason), P_TEXT(res->code), P_INT(c->row)};
+            c->res.outcome = SND_FAIL;
+            return cmn_store_exec(st, "UPDATE outbox SET status = 2, attempts = attempts + 1, "
+                                      "to_addr = NULL, lease_ms = 0, last_error = $1, "
+                                      "error_code = $2 WHERE id = $3 AND status = 3",
+                                  p, 3, NULL);
+        }
         int64_t delay = res->outcome == SND_PAUSE
                             ? 0
                             : snd_backoff_ms(c->attempts, res->retry_after_s, s_rnd());
@@ -930,7 +944,7 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                                        "Replies sent again after a lease expired (possible "
                                        "duplicates: a sender died mid-call)");
     s->m_ratelimited = cmn_metrics_counter(d->metrics, "send_rate_limited_total", NULL,
-                                           "Sends delayed by the per-number rate limit");
+                                           "Times a send waited for the per-number rate limit");
     s->m_uploads = cmn_metrics_counter(d->metrics, "media_uploads_total", NULL,
                                        "QR images uploaded to Meta");
     s->m_paused[S_CH_TWILIO] = cmn_metrics_gauge(d->metrics, "channel_paused", "channel=\"twilio\"",
@@ -938,7 +952,8 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     s->m_paused[S_CH_META] = cmn_metrics_gauge(d->metrics, "channel_paused", "channel=\"meta\"",
                                                "1 while a channel is paused (credentials)");
     s->m_delay = cmn_metrics_histogram(d->metrics, "reply_queue_seconds", NULL,
-                                       "Time from reply queued to delivered", NULL, 0);
+                                       "Time from reply queued to accepted by the channel", NULL,
+                                       0);
     s->m_call = cmn_metrics_histogram(d->metrics, "provider_call_seconds", NULL,
                                       "Duration of provider calls", NULL, 0);
     cmn_str_free(&err);
@@ -949,13 +964,47 @@ fail:
     return NULL;
 }
 
+/* At stop: let the calls in flight finish (up to S_DRAIN_MS) and record
+ * them, so a normal stop or upgrade sends nothing twice. */
+static void s_drain(snd_sender_t *s)
+{
+    int64_t until = cmn_mono_ms() + S_DRAIN_MS;
+    size_t left = cmn_http_inflight(s->http);
+    if (left == 0 && s->finished == NULL)
+        return;
+    log_info(S_MODULE, NULL, "stopping: waiting for %zu provider calls in flight", left);
+    while ((cmn_http_inflight(s->http) > 0 || s->finished) && cmn_mono_ms() < until) {
+        cmn_pollfd_t fds[CMN_POLL_MAX];
+        struct pollfd pfd[CMN_POLL_MAX];
+        size_t n = 0;
+        long t = 100;
+        if (cmn_http_poll_prepare(s->http, fds, CMN_POLL_MAX, &n, &t) == 0) {
+            for (size_t i = 0; i < n; i++)
+                pfd[i] = (struct pollfd){fds[i].fd,
+                                         (short)(((fds[i].events & CMN_POLL_IN) ? POLLIN : 0) |
+                                                 ((fds[i].events & CMN_POLL_OUT) ? POLLOUT : 0)),
+                                         0};
+            poll(pfd, n, (int)(t < 0 ? 0 : t > 100 ? 100 : t));
+        }
+        cmn_http_perform(s->http);
+        if (s_record(s) < 0)
+            break;
+    }
+    if (cmn_http_inflight(s->http) > 0)
+        log_warn(S_MODULE, NULL, "stopping with %zu calls unanswered: their leases bring them "
+                                 "back (possible duplicates, counted in send_resends_total)",
+                 cmn_http_inflight(s->http));
+}
+
 int snd_sender_run(snd_sender_t *s)
 {
     static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
                                          .on_rescan = s_on_rescan,
                                          .poll_prepare = s_poll_prepare,
                                          .on_poll = s_on_poll};
-    return cmn_daemon_work(s->d, s->pull, &ops, s);
+    int r = cmn_daemon_work(s->d, s->pull, &ops, s);
+    s_drain(s);
+    return r;
 }
 
 void snd_sender_destroy(snd_sender_t **p)

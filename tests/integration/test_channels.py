@@ -331,6 +331,18 @@ def meta_scenario(fake):
         check(status == 403, "forged Meta webhook answered %s" % status)
         check(sql(stack, "SELECT COUNT(*) FROM inbox")[0][0] == "0", "a forged message was stored")
 
+        # a message written to another number of the same Meta app: not ours to answer
+        stranger = "+243810000007"
+        status, _, _ = me.post_payload(P.meta_inbound_payload(
+            messages=[P.meta_text(stranger[1:], "Bonjour")], phone_number_id="999999999999"))
+        check(status == 200, "another number's webhook answered %s" % status)
+        me.say(stranger, "Bonjour")  # the marker: this one is ours
+        me.expect(stranger, 2, "Question 1 sur 5")
+        wait_for(lambda: "messages written to another number than ours ignored" in
+                 log_text(stack, "ciu-ingress"), "the ignored line")
+        check(len(me.replies(stranger)) == 2, "answered a message to another number: %r" %
+              me.replies(stranger))
+
         a, b = "+243810000001", "+243810000002"
         # two people in one POST, and a status for nothing we sent (ignored safely)
         status, _, _ = me.post_payload(P.meta_inbound_payload(

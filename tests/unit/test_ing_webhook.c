@@ -139,6 +139,7 @@ static void test_meta_payload(void **state)
     assert_string_equal(b.msgs[0].from, "+243810000001");
     assert_string_equal(b.msgs[0].kind, "text");
     assert_string_equal(b.msgs[0].text, "Mbengué");
+    assert_string_equal(b.msgs[0].account, "106540352242922"); /* the number written to */
     assert_string_equal(b.msgs[1].text, "2"); /* list answer: the row id */
     assert_string_equal(b.msgs[2].text, "1"); /* button answer: the button id */
     assert_string_equal(b.msgs[3].text, "1"); /* template quick reply: the payload */
@@ -179,6 +180,7 @@ static void test_twilio_payloads(void **state)
     assert_int_equal(b.nmsgs, 1);
     assert_string_equal(b.msgs[0].from, "+243810000001");
     assert_string_equal(b.msgs[0].text, "Ibrahima");
+    assert_string_equal(b.msgs[0].account, "+14155238886");
     ing_batch_free(&b);
     ing_form_free(&f);
     parse("MessageSid=SM2&From=whatsapp%3A%2B243810000001&ButtonText=Oui&ButtonPayload=1&"
