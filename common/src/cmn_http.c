@@ -135,8 +135,12 @@ static void s_finish(cmn_http_t *h, s_xfer_t *x, CURLcode code, bool aborted)
     }
     res.curl_code = aborted ? -1 : (int)code;
     res.status = code == CURLE_OK && !aborted ? status : 0;
-    res.error = aborted ? "aborted" : code == CURLE_OK ? "" : x->errbuf[0] ? x->errbuf
-                                                                          : curl_easy_strerror(code);
+    if (aborted)
+        res.error = "aborted";
+    else if (code == CURLE_OK)
+        res.error = "";
+    else
+        res.error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
     res.body = x->resp.len ? cmn_str_cstr(&x->resp) : "";
     res.body_len = x->resp.len;
     res.truncated = x->truncated;

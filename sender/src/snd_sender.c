@@ -307,8 +307,8 @@ static int s_claim_user(snd_sender_t *s, cmn_store_t *st, const char *user, int6
     int r, ch;
 
     r = cmn_store_query(st, "SELECT id, channel, status, to_addr, body, media_url, ui, trace, "
-                            "attempts, next_ms, lease_ms, created_ms FROM outbox WHERE user_key = $1 AND "
-                            "status IN (0, 3) ORDER BY id LIMIT 1",
+                            "attempts, next_ms, lease_ms, created_ms FROM outbox WHERE "
+                            "user_key = $1 AND status IN (0, 3) ORDER BY id LIMIT 1",
                         p, 1, &rows);
     if (r < 0 || cmn_rows_count(rows) == 0)
         goto out;
