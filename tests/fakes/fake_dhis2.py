@@ -513,7 +513,8 @@ class Handler(BaseHTTPRequestHandler):
                 attr, op, value = bits
                 if op.lower() not in ("eq", "in", "like", "sw", "ieq"):
                     return self.bad_query("Query operator is not supported: " + op)
-                filters.append((attr, op.lower(), value.replace("/:", ":").replace("/,", ",")))
+                value = value.replace("/:", ":").replace("/,", ",")
+                filters.append((attr, op.lower(), value, {x.lower() for x in value.split(";")}))
         fields = one("fields") or ""
         with_enr = "enrollments" in fields
         with f.lock:
@@ -528,7 +529,7 @@ class Handler(BaseHTTPRequestHandler):
                                        for e in f.enrollments.values()):
                     continue
                 ok = True
-                for attr, op, value in filters:
+                for attr, op, value, values in filters:
                     v = te["attributes"].get(attr)
                     if v is None:
                         ok = False
@@ -537,7 +538,7 @@ class Handler(BaseHTTPRequestHandler):
                     if op in ("eq", "ieq"):
                         ok = lv == value.lower()
                     elif op == "in":
-                        ok = lv in [x.lower() for x in value.split(";")]
+                        ok = lv in values
                     elif op == "like":
                         ok = value.lower() in lv
                     elif op == "sw":
@@ -679,6 +680,11 @@ class Handler(BaseHTTPRequestHandler):
 
         bad_te = set()
         seen_unique = {}  # (attr, value) -> te uid, within the payload
+        stored = {}       # (attr, value) -> te uids holding it, unique attributes only
+        unique_attrs = {a for a, m in attrs.items() if m.get("unique")}
+        for o in f.tes.values():
+            for a in unique_attrs & set(o["attributes"]):
+                stored.setdefault((a, o["attributes"][a]), set()).add(o["trackedEntity"])
         for te in tes_in:
             uid = te["trackedEntity"]
             n0 = len(errors)
@@ -710,8 +716,7 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if attrs[aid].get("unique") and value is not None:
                     # exact equality, the entity's own value excluded
-                    clash = any(o["attributes"].get(aid) == value and o["trackedEntity"] != uid
-                                for o in f.tes.values())
+                    clash = bool(stored.get((aid, value), set()) - {uid})
                     other = seen_unique.get((aid, value))
                     if clash or (other and other != uid):
                         err("E1064", "TRACKED_ENTITY", uid, "Non-unique attribute value `%s` "
