@@ -18,7 +18,7 @@
 
 #define S_MODULE "engine"
 #define S_PATH_MAX 4200
-#define S_FILE_GRACE_MS 5000 /* a QR file still unseen this long after its commit: the scan writes it */
+#define S_FILE_GRACE_MS 5000 /* a QR file unseen this long after its commit: the scan writes it */
 
 /* A QR image, rendered before the transaction (or, for a request that came
  * in since, during it: in memory only). */
@@ -53,12 +53,12 @@ struct ciu_engine {
     cmn_pub_t *pub;
     size_t shard, shards;
     char media_dir[4096];
-    cmn_keyset_t *keys;   /* people of the batch */
-    cmn_announce_t *ann;  /* what the batch tells the others after commit */
+    cmn_keyset_t *keys;  /* people of the batch */
+    cmn_announce_t *ann; /* what the batch tells the others after commit */
     const cmn_keyset_t *batch;
-    s_qr_t *qrs;          /* rendered images of the batch */
+    s_qr_t *qrs; /* rendered images of the batch */
     size_t nqrs, maxqrs;
-    s_file_t *files;      /* files of the current attempt */
+    s_file_t *files; /* files of the current attempt */
     size_t nfiles, maxfiles;
     cmn_counter_t *m_issued;
     cmn_counter_t *m_existing;
@@ -328,8 +328,8 @@ static int s_queue_sync(ciu_engine_t *e, cmn_store_t *st, const s_issue_t *is, i
 
 /* Codes that cannot make a CIU (never from the conversation): answer with
  * an apology, end the wait, never loop on the request. */
-static int s_reject(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, ciu_err_t ce,
-                    ciu_field_t bad, int64_t now)
+static int s_reject(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, ciu_err_t ce, ciu_field_t bad,
+                    int64_t now)
 {
     int r;
 
@@ -468,8 +468,8 @@ static int s_on_rescan(void *arg, bool at_start)
     if (n < 0 || e->shard != 0)
         return n < 0 ? n : 0;
     /* Images whose file a crash (or a full disk) left unwritten. */
-    n = ciu_store_media_unwritten(e->d->store, cmn_now_ms() + ttl_ms - S_FILE_GRACE_MS,
-                                  s_qr_write, e);
+    n = ciu_store_media_unwritten(e->d->store, cmn_now_ms() + ttl_ms - S_FILE_GRACE_MS, s_qr_write,
+                                  e);
     if (n < 0)
         return n;
     return s_purge_media(e);
@@ -516,9 +516,10 @@ ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
     e->pub = cmn_pub_new(d->bus, d->settings.ev_engine);
     if (e->to_sender == NULL || e->to_dhis2 == NULL || e->to_conversation == NULL ||
         e->pub == NULL) {
-        log_error(S_MODULE, NULL, "cannot set up the bus (CIU_SENDER_ENDPOINTS, "
-                                  "CIU_DHIS2_ENDPOINTS, CIU_CONVERSATION_ENDPOINTS, "
-                                  "CIU_ENGINE_EVENTS): %s",
+        log_error(S_MODULE, NULL,
+                  "cannot set up the bus (CIU_SENDER_ENDPOINTS, "
+                  "CIU_DHIS2_ENDPOINTS, CIU_CONVERSATION_ENDPOINTS, "
+                  "CIU_ENGINE_EVENTS): %s",
                   strerror(errno));
         goto fail;
     }

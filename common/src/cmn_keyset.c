@@ -10,8 +10,8 @@
 struct cmn_keyset {
     size_t cap;
     size_t count;
-    size_t nslots;              /* power of two, >= 2 * cap */
-    uint32_t *slots;            /* 0 = empty, else key index + 1 */
+    size_t nslots;   /* power of two, >= 2 * cap */
+    uint32_t *slots; /* 0 = empty, else key index + 1 */
     char (*keys)[CMN_KEY_MAX + 1];
 };
 

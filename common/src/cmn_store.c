@@ -179,6 +179,12 @@ void cmn_store_mask_url_secrets(char *buf, size_t buflen, const char *url)
 
 /* ------------------------------------------------------------------- rows */
 
+void cmn_rowbuf_init(cmn_rowbuf_t *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->data = (cmn_str_t)CMN_STR_INIT(CMN_STORE_ROWS_MAX);
+}
+
 int cmn_rowbuf_add(cmn_rowbuf_t *b, const char *s, size_t len)
 {
     int r;

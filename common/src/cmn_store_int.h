@@ -80,8 +80,8 @@ typedef struct {
     int ncols;
 } cmn_rowbuf_t;
 
-#define CMN_ROWBUF_INIT {.data = CMN_STR_INIT(CMN_STORE_ROWS_MAX)}
-
+/* An empty builder (results up to CMN_STORE_ROWS_MAX bytes). */
+void cmn_rowbuf_init(cmn_rowbuf_t *b);
 int cmn_rowbuf_add(cmn_rowbuf_t *b, const char *s, size_t len);
 void cmn_rowbuf_free(cmn_rowbuf_t *b);
 /* Turn the builder into a cmn_rows (the builder is emptied). */

@@ -49,8 +49,8 @@ int cmn_store_schema_version(cmn_store_t *st, int *ret_version)
         return r;
     if (cmn_rows_int(rows, 0, 0, 0) > 0) {
         cmn_rows_destroy(&rows);
-        r = cmn_store_run(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, true,
-                  NULL, &rows);
+        r = cmn_store_run(st, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
+                          true, NULL, &rows);
         if (r < 0)
             return r;
         v = cmn_rows_int(rows, 0, 0, 0);
@@ -193,8 +193,8 @@ static int s_migrate_one(cmn_store_t *st, const struct ciu_embedded *f, int vers
     {
         cmn_param_t v[] = {P_INT(version)};
 
-        r = cmn_store_run(st, "SELECT count(*) FROM schema_migrations WHERE version = $1", v, 1, true, NULL,
-                  &rows);
+        r = cmn_store_run(st, "SELECT count(*) FROM schema_migrations WHERE version = $1", v, 1,
+                          true, NULL, &rows);
     }
     if (r < 0)
         goto out_tx;
@@ -216,9 +216,9 @@ static int s_migrate_one(cmn_store_t *st, const struct ciu_embedded *f, int vers
         cmn_param_t ins[] = {P_INT(version), P_TEXT(f->name), P_INT(s_now_ms())};
 
         r = cmn_store_run(st,
-                  "INSERT INTO schema_migrations (version, name, applied_ms) "
-                  "VALUES ($1, $2, $3)",
-                  ins, 3, true, NULL, NULL);
+                          "INSERT INTO schema_migrations (version, name, applied_ms) "
+                          "VALUES ($1, $2, $3)",
+                          ins, 3, true, NULL, NULL);
     }
     if (r < 0)
         goto out_tx;
@@ -251,7 +251,7 @@ int cmn_store_migrate_files(cmn_store_t *st, const struct ciu_embedded *files, s
         }
         if (version <= prev) {
             cmn_store_set_err(st, "%s: duplicate or unordered migration version %d", files[i].name,
-                      version);
+                              version);
             return -EINVAL;
         }
         prev = version;

@@ -27,11 +27,11 @@
 #include "cmn_store_int.h"
 #include "common/cmn_hash.h"
 
-#define S_CONNECT_TIMEOUT "10"       /* s, per connection attempt */
-#define S_KEEPALIVES_IDLE "30"       /* s of silence before the first probe */
-#define S_KEEPALIVES_INTERVAL "10"   /* s between probes */
-#define S_KEEPALIVES_COUNT "3"       /* probes lost before the connection is dead */
-#define S_TCP_USER_TIMEOUT "30000"   /* ms sent data may stay unacknowledged */
+#define S_CONNECT_TIMEOUT "10"     /* s, per connection attempt */
+#define S_KEEPALIVES_IDLE "30"     /* s of silence before the first probe */
+#define S_KEEPALIVES_INTERVAL "10" /* s between probes */
+#define S_KEEPALIVES_COUNT "3"     /* probes lost before the connection is dead */
+#define S_TCP_USER_TIMEOUT "30000" /* ms sent data may stay unacknowledged */
 /* Server side: a statement, and a transaction left idle by a client, end. */
 #define S_OPTIONS "-c statement_timeout=30000 -c idle_in_transaction_session_timeout=120000"
 
@@ -81,16 +81,26 @@ static int s_pg_error(cmn_store_t *st, const PGresult *res)
 static int s_pg_open(cmn_store_t *st, const char *url, char *err, size_t errlen)
 {
     /* The URL comes last so its own settings win. */
-    const char *const keys[] = {"connect_timeout",   "fallback_application_name",
-                                "keepalives",        "keepalives_idle",
-                                "keepalives_interval", "keepalives_count",
-                                "tcp_user_timeout",  "options",
-                                "dbname",            NULL};
-    const char *const vals[] = {S_CONNECT_TIMEOUT,     "ciu",
-                                "1",                   S_KEEPALIVES_IDLE,
-                                S_KEEPALIVES_INTERVAL, S_KEEPALIVES_COUNT,
-                                S_TCP_USER_TIMEOUT,    S_OPTIONS,
-                                url,                   NULL};
+    const char *const keys[] = {"connect_timeout",
+                                "fallback_application_name",
+                                "keepalives",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "tcp_user_timeout",
+                                "options",
+                                "dbname",
+                                NULL};
+    const char *const vals[] = {S_CONNECT_TIMEOUT,
+                                "ciu",
+                                "1",
+                                S_KEEPALIVES_IDLE,
+                                S_KEEPALIVES_INTERVAL,
+                                S_KEEPALIVES_COUNT,
+                                S_TCP_USER_TIMEOUT,
+                                S_OPTIONS,
+                                url,
+                                NULL};
     PQconninfoOption *opts;
     char *perr = NULL;
 
@@ -202,8 +212,8 @@ static int s_collect(cmn_store_t *st, PGresult **ret_res)
         ExecStatusType s = PQresultStatus(res);
         bool failed = s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_EMPTY_QUERY;
         ExecStatusType ks = keep ? PQresultStatus(keep) : PGRES_COMMAND_OK;
-        bool keep_failed = keep && ks != PGRES_COMMAND_OK && ks != PGRES_TUPLES_OK &&
-                           ks != PGRES_EMPTY_QUERY;
+        bool keep_failed =
+            keep && ks != PGRES_COMMAND_OK && ks != PGRES_TUPLES_OK && ks != PGRES_EMPTY_QUERY;
         if (keep_failed && !failed) {
             PQclear(res);
         } else {
@@ -290,10 +300,11 @@ static int s_ensure(cmn_store_t *st)
 
 static int s_rows(cmn_store_t *st, PGresult *res, cmn_rows_t **ret_rows)
 {
-    cmn_rowbuf_t b = CMN_ROWBUF_INIT;
+    cmn_rowbuf_t b;
     int nrows = PQntuples(res);
     int r = 0;
 
+    cmn_rowbuf_init(&b);
     b.ncols = PQnfields(res);
     for (int i = 0; i < nrows && r == 0; i++) {
         for (int c = 0; c < b.ncols && r == 0; c++) {

@@ -105,7 +105,8 @@ static int s_lite_prepare(cmn_store_t *st, const char *sql, bool nocache, sqlite
         *ret_owned = false;
         return 0;
     }
-    rc = sqlite3_prepare_v3(s_db(st), sql, -1, nocache ? 0 : SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    rc = sqlite3_prepare_v3(s_db(st), sql, -1, nocache ? 0 : SQLITE_PREPARE_PERSISTENT, &stmt,
+                            &tail);
     if (rc != SQLITE_OK)
         return s_lite_error(st, rc);
     if (!stmt) {
@@ -168,9 +169,10 @@ static int s_lite_run(cmn_store_t *st, const char *sql, const cmn_param_t *param
 {
     sqlite3_stmt *stmt = NULL;
     bool owned = false;
-    cmn_rowbuf_t b = CMN_ROWBUF_INIT;
+    cmn_rowbuf_t b;
     int r, rc;
 
+    cmn_rowbuf_init(&b);
     r = s_lite_prepare(st, sql, nocache, &stmt, &owned);
     if (r < 0)
         return r;

@@ -41,12 +41,12 @@ typedef struct {
     const char *user;
     char channel[16];
     char trace[CMN_ID_LEN];
-    const char *to;       /* the number of the message being handled */
-    conv_stored_t read;   /* the session as stored */
-    conv_session_t cur;   /* the session now */
-    bool have;            /* cur is a session (false: none, or ended) */
+    const char *to;     /* the number of the message being handled */
+    conv_stored_t read; /* the session as stored */
+    conv_session_t cur; /* the session now */
+    bool have;          /* cur is a session (false: none, or ended) */
     conv_flood_state_t flood;
-    int64_t last_outbox;  /* the last reply queued, 0 if none */
+    int64_t last_outbox; /* the last reply queued, 0 if none */
     int handled;
 } s_person_t;
 
@@ -130,8 +130,7 @@ static int s_code(conv_server_t *s, cmn_store_t *st, s_person_t *p, const char *
 }
 
 /* The person confirmed: ask the engine for the CIU (after commit). */
-static int s_request(conv_server_t *s, cmn_store_t *st, s_person_t *p,
-                     const conv_session_t *next)
+static int s_request(conv_server_t *s, cmn_store_t *st, s_person_t *p, const conv_session_t *next)
 {
     conv_request_t rq = {p->user, p->channel, p->to, p->trace, next};
     cmn_msg_t m;
@@ -166,8 +165,8 @@ static int s_step(conv_server_t *s, cmn_store_t *st, s_person_t *p, const conv_i
         in.step = CONV_STEP_NONE;
         s_copy(in.lang, sizeof(in.lang), s->d->settings.default_lang);
     }
-    r = conv_flow_step(&ctx, &in, m->kind && strcmp(m->kind, "text") == 0,
-                       m->body ? m->body : "", at, &res);
+    r = conv_flow_step(&ctx, &in, m->kind && strcmp(m->kind, "text") == 0, m->body ? m->body : "",
+                       at, &res);
     if (r == 0 && p->have && conv_session_expired(&ctx, &p->cur, at))
         cmn_announce_count(s->ann, s->m_expired, 1);
     if (r == 0 && res.send_code)
@@ -329,9 +328,8 @@ static int s_on_rescan(void *arg, bool at_start)
                  at_start ? "start" : "scan", n);
     if (n < 0 || s->shard != 0)
         return n < 0 ? n : 0;
-    return conv_store_purge(s->d->store, cmn_now_ms(),
-                            s->d->settings.session_timeout_min * 60000LL, S_MARKER_KEEP_MS,
-                            conv_flood_keep_ms(&s->flood));
+    return conv_store_purge(s->d->store, cmn_now_ms(), s->d->settings.session_timeout_min * 60000LL,
+                            S_MARKER_KEEP_MS, conv_flood_keep_ms(&s->flood));
 }
 
 conv_server_t *conv_server_new(cmn_daemon_t *d)
@@ -345,8 +343,7 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
     if (s == NULL)
         return NULL;
     s->d = d;
-    s->flood = (conv_flood_limits_t){(int)d->settings.flood_max,
-                                     d->settings.flood_window_s * 1000,
+    s->flood = (conv_flood_limits_t){(int)d->settings.flood_max, d->settings.flood_window_s * 1000,
                                      d->settings.flood_block_s * 1000};
     s->keys = cmn_keyset_new(max);
     s->ann = cmn_announce_new(16 * max);

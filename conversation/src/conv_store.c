@@ -106,11 +106,16 @@ int conv_store_session_load(cmn_store_t *st, const char *user, conv_stored_t *re
 int conv_store_session_save(cmn_store_t *st, const char *user, const conv_stored_t *read,
                             const conv_session_t *next)
 {
-    cmn_param_t p[] = {P_TEXT(user),             P_TEXT(next->lang[0] ? next->lang : "fr"),
-                       P_INT(next->step),         P_INT(next->return_step),
-                       P_TEXT(s_nz(next->last)),  P_TEXT(s_nz(next->first)),
-                       P_TEXT(s_nz(next->year)),  P_TEXT(s_nz(next->city)),
-                       P_TEXT(s_nz(next->gender)), P_INT(next->updated_ms),
+    cmn_param_t p[] = {P_TEXT(user),
+                       P_TEXT(next->lang[0] ? next->lang : "fr"),
+                       P_INT(next->step),
+                       P_INT(next->return_step),
+                       P_TEXT(s_nz(next->last)),
+                       P_TEXT(s_nz(next->first)),
+                       P_TEXT(s_nz(next->year)),
+                       P_TEXT(s_nz(next->city)),
+                       P_TEXT(s_nz(next->gender)),
+                       P_INT(next->updated_ms),
                        P_INT(read->version)};
     if (!read->found)
         return s_exec_one(st,
@@ -189,10 +194,18 @@ int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, i
 
     if (r < 0)
         return r;
-    cmn_param_t p[] = {P_TEXT(id),         P_TEXT(rq->user),   P_TEXT(rq->channel),
-                       P_TEXT(rq->to),     P_TEXT(ss->lang),   P_TEXT(ss->last),
-                       P_TEXT(ss->first),  P_TEXT(ss->year),   P_TEXT(ss->city),
-                       P_TEXT(ss->gender), P_INT(now),         P_TEXT(rq->trace),
+    cmn_param_t p[] = {P_TEXT(id),
+                       P_TEXT(rq->user),
+                       P_TEXT(rq->channel),
+                       P_TEXT(rq->to),
+                       P_TEXT(ss->lang),
+                       P_TEXT(ss->last),
+                       P_TEXT(ss->first),
+                       P_TEXT(ss->year),
+                       P_TEXT(ss->city),
+                       P_TEXT(ss->gender),
+                       P_INT(now),
+                       P_TEXT(rq->trace),
                        P_INT(cmn_shard_bucket(rq->user))};
     r = cmn_store_query(st,
                         "INSERT INTO ciu_requests (req_id, user_key, channel, to_addr, lang, "

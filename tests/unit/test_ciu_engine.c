@@ -70,8 +70,8 @@ static void s_request(fix_t *f, const char *user, const char *last, const char *
     char id[32];
 
     snprintf(id, sizeof(id), "r%d", ++f->seq);
-    cmn_param_t p[] = {P_TEXT(id), P_TEXT(user), P_TEXT(last), P_TEXT(first), P_TEXT(year),
-                       P_INT(cmn_shard_bucket(user))};
+    cmn_param_t p[] = {P_TEXT(id),    P_TEXT(user), P_TEXT(last),
+                       P_TEXT(first), P_TEXT(year), P_INT(cmn_shard_bucket(user))};
     assert_int_equal(cmn_store_exec(f->d.store,
                                     "INSERT INTO ciu_requests (req_id, user_key, channel, "
                                     "to_addr, lang, c_last, c_first, c_year, c_city, c_gender, "
@@ -201,8 +201,7 @@ static void test_registry_race(void **state)
     tsv_racer_join(&x);
     assert_int_equal(s_count(f, "SELECT request_count FROM registry"), 2);
     assert_int_equal(s_replies(f, "alice", "%déjà%"), 1);
-    assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE other_user_key = 'zoe'"),
-                     1);
+    assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE other_user_key = 'zoe'"), 1);
 }
 
 /* The QR image: the file is written after the commit; a file lost (a crash
@@ -272,18 +271,14 @@ static void test_invalid_request(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_issue),
-        CASE(test_registry_and_duplicates),
-        CASE(test_registry_race),
-        CASE(test_qr_file),
-        CASE(test_qr_retry_one_file),
-        CASE(test_invalid_request),
+        CASE(test_issue),   CASE(test_registry_and_duplicates), CASE(test_registry_race),
+        CASE(test_qr_file), CASE(test_qr_retry_one_file),       CASE(test_invalid_request),
     };
     int failed = 0;
 
     failed += cmocka_run_group_tests_name("ciu_engine_sqlite", cases, tdb_group_sqlite,
                                           tdb_group_teardown);
-    failed += cmocka_run_group_tests_name("ciu_engine_postgres", cases, tdb_group_pg,
-                                          tdb_group_teardown);
+    failed +=
+        cmocka_run_group_tests_name("ciu_engine_postgres", cases, tdb_group_pg, tdb_group_teardown);
     return failed ? 1 : 0;
 }

@@ -949,8 +949,8 @@ static void test_expiry_extreme_times(void **state)
 {
     (void)state;
     chat_t c = {0};
-    const int64_t odd[] = {INT64_MIN, INT64_MIN + 1, -1, 0, INT64_MAX,
-                           T0 + 2 * MIN_MS + CONV_CLOCK_SKEW_MS};
+    const int64_t odd[] = {INT64_MIN, INT64_MIN + 1, -1,
+                           0,         INT64_MAX,     T0 + 2 * MIN_MS + CONV_CLOCK_SKEW_MS};
     for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
         s_chat_at(&c, CONV_STEP_YEAR, "fr");
         c.session.updated_ms = odd[i];

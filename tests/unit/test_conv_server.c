@@ -277,8 +277,8 @@ static void test_session_odd_time(void **state)
     s_start(f, NULL);
     s_session(f, "gina", CONV_STEP_YEAR);
     assert_int_equal(cmn_store_exec(f->d.store,
-                                    "UPDATE sessions SET updated_ms = -9223372036854775807",
-                                    NULL, 0, NULL),
+                                    "UPDATE sessions SET updated_ms = -9223372036854775807", NULL,
+                                    0, NULL),
                      0);
     s_inbox(f, "gina", "1997", cmn_now_ms());
     s_wake(f, "gina");
@@ -291,12 +291,9 @@ static void test_session_odd_time(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_first_message),
-        CASE(test_ciu_done_ends_session),
-        CASE(test_scan_not_starved),
-        CASE(test_flood_by_arrival),
-        CASE(test_flood_counted_once),
-        CASE(test_session_write_conditional),
+        CASE(test_first_message),      CASE(test_ciu_done_ends_session),
+        CASE(test_scan_not_starved),   CASE(test_flood_by_arrival),
+        CASE(test_flood_counted_once), CASE(test_session_write_conditional),
         CASE(test_session_odd_time),
     };
     int failed = 0;

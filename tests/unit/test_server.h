@@ -60,17 +60,22 @@ typedef struct {
 
 /* Boot daemon `name` on `url` (o may be NULL). Returns cmn_daemon_boot's
  * result; call cmn_daemon_shutdown anyway. */
-static inline int tsv_boot(cmn_daemon_t *d, const tsv_dir_t *t, const char *name,
-                           const char *url, const tsv_opts_t *o)
+static inline int tsv_boot(cmn_daemon_t *d, const tsv_dir_t *t, const char *name, const char *url,
+                           const tsv_opts_t *o)
 {
     static const char *const vars[] = {
         "CIU_CONVERSATION_ENDPOINTS", "CIU_ENGINE_ENDPOINTS", "CIU_DHIS2_ENDPOINTS",
         "CIU_SENDER_ENDPOINTS",       "CIU_INGRESS_EVENTS",   "CIU_CONVERSATION_EVENTS",
         "CIU_ENGINE_EVENTS",          "CIU_DHIS2_EVENTS",     "CIU_SENDER_EVENTS"};
-    static const char *const unset[] = {"UIC_SALT", "SESSION_TIMEOUT_MINUTES", "CIU_BATCH_MAX",
-                                        "LOG_JSON", "CIU_FLOOD_MAX_MESSAGES",
-                                        "CIU_FLOOD_WINDOW_SECONDS", "CIU_FLOOD_BLOCK_SECONDS",
-                                        "ENABLE_QR_CODE", "DHIS2_BASE_URL"};
+    static const char *const unset[] = {"UIC_SALT",
+                                        "SESSION_TIMEOUT_MINUTES",
+                                        "CIU_BATCH_MAX",
+                                        "LOG_JSON",
+                                        "CIU_FLOOD_MAX_MESSAGES",
+                                        "CIU_FLOOD_WINDOW_SECONDS",
+                                        "CIU_FLOOD_BLOCK_SECONDS",
+                                        "ENABLE_QR_CODE",
+                                        "DHIS2_BASE_URL"};
     char *argv[] = {(char *)name, NULL};
     char v[512];
 

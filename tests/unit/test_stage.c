@@ -105,9 +105,9 @@ static void test_keyset_msgs(void **state)
         cmn_msg_init(&m[i], CMN_MSG_INBOUND, NULL);
     cmn_strlcpy(m[0].user, "u1", sizeof(m[0].user));
     cmn_strlcpy(m[1].user, "u2", sizeof(m[1].user));
-    cmn_strlcpy(m[2].user, "u1", sizeof(m[2].user)); /* a burst: once */
+    cmn_strlcpy(m[2].user, "u1", sizeof(m[2].user));       /* a burst: once */
     cmn_strlcpy(m[3].ciu, "MBEIBR7DA1", sizeof(m[3].ciu)); /* no user: the CIU */
-    cmn_msg_init(&m[4], CMN_MSG_OUTBOUND, NULL);             /* another type */
+    cmn_msg_init(&m[4], CMN_MSG_OUTBOUND, NULL);           /* another type */
     cmn_strlcpy(m[4].user, "u9", sizeof(m[4].user));
     assert_int_equal(cmn_keyset_add_msgs(ks, m, 5, CMN_MSG_INBOUND), 3);
     assert_string_equal(cmn_keyset_key(ks, 0), "u1");
@@ -304,10 +304,11 @@ static int s_tx_fn(void *arg, cmn_store_t *st)
     t->attempts++;
     assert_int_equal(cmn_announce_size(t->a), 0); /* emptied before each attempt */
     cmn_announce_count(t->a, t->c, 1);
-    assert_int_equal(cmn_store_exec(st, "INSERT INTO flood (user_key, window_start_ms, "
-                                        "msg_count, blocked_until_ms, updated_ms) VALUES "
-                                        "('k', 0, 0, 0, 0) ON CONFLICT (user_key) DO UPDATE SET "
-                                        "msg_count = flood.msg_count + 1",
+    assert_int_equal(cmn_store_exec(st,
+                                    "INSERT INTO flood (user_key, window_start_ms, "
+                                    "msg_count, blocked_until_ms, updated_ms) VALUES "
+                                    "('k', 0, 0, 0, 0) ON CONFLICT (user_key) DO UPDATE SET "
+                                    "msg_count = flood.msg_count + 1",
                                     NULL, 0, NULL),
                      0);
     return t->attempts <= t->busy_attempts ? -EBUSY : t->result;
@@ -348,10 +349,8 @@ static void test_stage_tx(void **state)
 int main(void)
 {
     const struct CMUnitTest pure[] = {
-        cmocka_unit_test(test_fnv1a),
-        cmocka_unit_test(test_shard),
-        cmocka_unit_test(test_keyset),
-        cmocka_unit_test(test_keyset_msgs),
+        cmocka_unit_test(test_fnv1a),    cmocka_unit_test(test_shard),
+        cmocka_unit_test(test_keyset),   cmocka_unit_test(test_keyset_msgs),
         cmocka_unit_test(test_announce),
     };
     const struct CMUnitTest db[] = {

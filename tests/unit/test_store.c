@@ -617,11 +617,12 @@ static void test_migrate_fills_shards(void **state)
                                         "received_ms, trace) VALUES ($1, 'sim', $2, 'text', 1, $1)",
                                         p, 2, NULL),
                          0);
-        assert_int_equal(cmn_store_exec(st,
-                                        "INSERT INTO ciu_requests (req_id, user_key, channel, lang, "
-                                        "created_ms, trace) VALUES ($1, $2, 'sim', 'fr', 1, $1)",
-                                        p, 2, NULL),
-                         0);
+        assert_int_equal(
+            cmn_store_exec(st,
+                           "INSERT INTO ciu_requests (req_id, user_key, channel, lang, "
+                           "created_ms, trace) VALUES ($1, $2, 'sim', 'fr', 1, $1)",
+                           p, 2, NULL),
+            0);
     }
     assert_int_equal(cmn_store_migrate(st), 0);
     static const char *const queries[] = {"SELECT user_key, shard FROM inbox",
@@ -681,8 +682,8 @@ static int64_t s_mono_ms(void)
  * Returns the call's result; *ret_ms: how long it took. */
 static int s_call_paused(cmn_store_t *st, pid_t pid, bool in_tx, int64_t *ret_ms)
 {
-    s_watchdog_t w = {.pid = pid, .lock = PTHREAD_MUTEX_INITIALIZER,
-                      .cond = PTHREAD_COND_INITIALIZER};
+    s_watchdog_t w = {
+        .pid = pid, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     pthread_t th;
     int64_t t0;
     int r;
