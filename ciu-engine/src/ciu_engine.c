@@ -41,6 +41,8 @@ typedef struct {
     bool existing;
     char first_user[CMN_HEX256_LEN];
     int64_t outbox_row;
+    int64_t sync_row;    /* the DHIS2 row queued, 0 if none */
+    const char *dups[2]; /* duplicate kinds recorded now, NULL if none */
 } s_issue_t;
 
 struct ciu_engine {
@@ -224,8 +226,10 @@ static void s_msg(cmn_msg_t *m, const char *type, const s_issue_t *is)
     cmn_strlcpy(m->ciu, is->ciu, sizeof(m->ciu));
 }
 
-/* The reply to the sender, and the conversation: the request is answered. */
-static void s_announce_answer(ciu_engine_t *e, const s_issue_t *is)
+/* After the commit, in the order docs/messages.md gives: the reply to the
+ * sender, the conversation told (a ciu_done row: "inbound" names the
+ * person), the DHIS2 enrolment, ciu.issued, the duplicates. */
+static void s_announce(ciu_engine_t *e, const s_issue_t *is)
 {
     cmn_msg_t m;
 
@@ -233,22 +237,43 @@ static void s_announce_answer(ciu_engine_t *e, const s_issue_t *is)
     m.ciu[0] = '\0';
     m.row = is->outbox_row;
     cmn_announce_push(e->ann, e->to_sender, &m);
-    /* "inbound": this person has work for the conversation (a ciu_done row). */
     s_msg(&m, CMN_MSG_INBOUND, is);
     m.ciu[0] = '\0';
     cmn_announce_push(e->ann, e->to_conversation, &m);
+    if (is->ciu[0] == '\0')
+        return; /* a rejected request */
+    if (is->sync_row) {
+        /* Sharded by CIU (no user): the bridge's scan divides rows the same way. */
+        cmn_msg_init(&m, CMN_MSG_DHIS2_SYNC, is->rq.trace);
+        cmn_strlcpy(m.ciu, is->ciu, sizeof(m.ciu));
+        m.row = is->sync_row;
+        cmn_announce_push(e->ann, e->to_dhis2, &m);
+    }
+    s_msg(&m, CMN_EV_CIU_ISSUED, is);
+    m.existing = is->existing;
+    cmn_announce_pub(e->ann, e->pub, &m);
+    cmn_announce_count(e->ann, is->existing ? e->m_existing : e->m_issued, 1);
+    for (int k = 0; k < 2 && is->dups[k]; k++) {
+        s_msg(&m, CMN_EV_DUPLICATE, is);
+        m.channel[0] = '\0';
+        cmn_strlcpy(m.detail, is->dups[k], sizeof(m.detail));
+        cmn_announce_pub(e->ann, e->pub, &m);
+        cmn_announce_count(e->ann, e->m_duplicates, 1);
+    }
 }
 
-static void s_announce_duplicate(ciu_engine_t *e, const s_issue_t *is, const char *kind)
+/* A potential duplicate, recorded once (announced after the commit). */
+static int s_duplicate(cmn_store_t *st, s_issue_t *is, const char *kind, const char *other_ciu,
+                       const char *other_user, int64_t now)
 {
-    cmn_msg_t m;
+    bool fresh = false;
+    int r = ciu_store_duplicate(st, kind, is->ciu, other_ciu, is->rq.user, other_user, now, &fresh);
 
-    s_msg(&m, CMN_EV_DUPLICATE, is);
-    m.channel[0] = '\0';
-    cmn_strlcpy(m.detail, kind, sizeof(m.detail));
-    cmn_announce_pub(e->ann, e->pub, &m);
-    cmn_announce_count(e->ann, e->m_duplicates, 1);
-    log_debug(S_MODULE, is->rq.trace, "potential duplicate recorded: %s", kind);
+    if (r == 0 && fresh) {
+        is->dups[is->dups[0] ? 1 : 0] = kind;
+        log_debug(S_MODULE, is->rq.trace, "potential duplicate recorded: %s", kind);
+    }
+    return r;
 }
 
 /* ---------------------------------------------------------------- issue */
@@ -265,27 +290,18 @@ static int s_reg_key(const ciu_engine_t *e, const char *ciu, char ret[CMN_HEX256
 static int s_register(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, int64_t now)
 {
     char reg_key[CMN_HEX256_LEN], prev[16];
-    bool fresh = false;
     int r;
 
     r = s_reg_key(e, is->ciu, reg_key);
     if (r == 0)
         r = ciu_store_register(st, is->ciu, reg_key, is->rq.user, now, &is->existing,
                                is->first_user);
-    if (r == 0 && strcmp(is->first_user, is->rq.user) != 0) {
-        r = ciu_store_duplicate(st, "same_ciu_other_number", is->ciu, NULL, is->rq.user,
-                                is->first_user, now, &fresh);
-        if (r == 0 && fresh)
-            s_announce_duplicate(e, is, "same_ciu_other_number");
-    }
+    if (r == 0 && strcmp(is->first_user, is->rq.user) != 0)
+        r = s_duplicate(st, is, "same_ciu_other_number", NULL, is->first_user, now);
     if (r == 0)
         r = ciu_store_user_ciu(st, is->rq.user, is->ciu, now, prev);
-    if (r == 0 && prev[0] != '\0' && strcmp(prev, is->ciu) != 0) {
-        r = ciu_store_duplicate(st, "number_other_ciu", is->ciu, prev, is->rq.user, NULL, now,
-                                &fresh);
-        if (r == 0 && fresh)
-            s_announce_duplicate(e, is, "number_other_ciu");
-    }
+    if (r == 0 && prev[0] != '\0' && strcmp(prev, is->ciu) != 0)
+        r = s_duplicate(st, is, "number_other_ciu", prev, NULL, now);
     return r;
 }
 
@@ -309,23 +325,6 @@ static int s_reply(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, const char *
     return r;
 }
 
-/* New CIUs go to DHIS2 (once per CIU). */
-static int s_queue_sync(ciu_engine_t *e, cmn_store_t *st, const s_issue_t *is, int64_t now)
-{
-    int64_t row = 0;
-    cmn_msg_t m;
-    int r = ciu_store_sync_queue(st, is->ciu, now, is->rq.trace, &row);
-
-    if (r < 0 || row == 0)
-        return r;
-    /* Sharded by CIU (no user): the bridge's scan divides rows the same way. */
-    cmn_msg_init(&m, CMN_MSG_DHIS2_SYNC, is->rq.trace);
-    cmn_strlcpy(m.ciu, is->ciu, sizeof(m.ciu));
-    m.row = row;
-    cmn_announce_push(e->ann, e->to_dhis2, &m); /* full: the bridge's scan finds the row */
-    return 0;
-}
-
 /* Codes that cannot make a CIU (never from the conversation): answer with
  * an apology, end the wait, never loop on the request. */
 static int s_reject(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, ciu_err_t ce, ciu_field_t bad,
@@ -340,7 +339,7 @@ static int s_reject(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, ciu_err_t c
     if (r == 0)
         r = ciu_store_done(st, &is->rq, now);
     if (r == 0)
-        s_announce_answer(e, is);
+        s_announce(e, is);
     return r;
 }
 
@@ -353,7 +352,6 @@ static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t id, int64_t now)
     ciu_field_t bad = CIU_FIELD_NONE;
     ciu_err_t ce;
     bool found = false;
-    cmn_msg_t m;
     int r;
 
     memset(&is, 0, sizeof(is));
@@ -371,17 +369,13 @@ static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t id, int64_t now)
     if (r == 0)
         r = s_reply(e, st, &is, is.existing ? "ciu_existing" : "ciu_issued",
                     media.len ? cmn_str_cstr(&media) : NULL, now);
-    if (r == 0 && !is.existing)
-        r = s_queue_sync(e, st, &is, now);
+    if (r == 0 && !is.existing) /* new CIUs go to DHIS2, once per CIU */
+        r = ciu_store_sync_queue(st, is.ciu, now, is.rq.trace, &is.sync_row);
     if (r == 0)
         r = ciu_store_done(st, &is.rq, now);
     if (r < 0)
         goto out;
-    s_announce_answer(e, &is);
-    s_msg(&m, CMN_EV_CIU_ISSUED, &is);
-    m.existing = is.existing;
-    cmn_announce_pub(e->ann, e->pub, &m);
-    cmn_announce_count(e->ann, is.existing ? e->m_existing : e->m_issued, 1);
+    s_announce(e, &is);
     log_debug(S_MODULE, is.rq.trace, "CIU %s", is.existing ? "repeated (existing)" : "issued");
 out:
     cmn_str_free(&media);
