@@ -527,6 +527,9 @@ void dhis_error_text(long status, const char *transport_error, const char *body,
         if (msg[0] == '\0')
             s_copy(msg, sizeof(msg), json_object_get(j, "devMessage"));
         json_decref(j);
+        for (char *p = msg; *p; p++) /* one line, as for a body that is not JSON */
+            if ((unsigned char)*p < 0x20)
+                *p = ' ';
     } else if (body && *body) {
         s_excerpt(body, msg, sizeof(msg));
     }
