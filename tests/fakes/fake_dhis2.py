@@ -87,7 +87,7 @@ def new_uid():
 
 class Fake:
     def __init__(self, version, token, user, password, delay_ms):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.version = version
         self.token = token
         self.user = user
@@ -893,29 +893,33 @@ class Handler(BaseHTTPRequestHandler):
             if not UID_RE.match(d[k]):
                 return self.web_message(400, "'%s' is not valid value for property '%s'"
                                         % (d[k], k))
-        with f.lock:
+        answer = None
+        with f.lock:  # decide under the lock, answer outside it
             for k in ("original", "duplicate"):
                 te = f.tes.get(d[k])
-                if te is None:
-                    return self.web_message(404, "No tracked entity found with id '%s'." % d[k])
-                if not f.in_capture(te["orgUnit"]):
-                    return self.web_message(403, "You don't have read access to '%s'." % d[k])
+                if answer is None and te is None:
+                    answer = (404, "No tracked entity found with id '%s'." % d[k])
+                elif answer is None and not f.in_capture(te["orgUnit"]):
+                    answer = (403, "You don't have read access to '%s'." % d[k])
             pair = {d["original"], d["duplicate"]}
-            if any({x["original"], x["duplicate"]} == pair for x in f.duplicates.values()):
-                return self.web_message(409, "'%s' and '%s is already marked as a potential "
-                                        "duplicate" % (d["original"], d["duplicate"]))
+            if answer is None and any({x["original"], x["duplicate"]} == pair
+                                      for x in f.duplicates.values()):
+                answer = (409, "'%s' and '%s is already marked as a potential duplicate"
+                          % (d["original"], d["duplicate"]))
             status = d.get("status", "OPEN")
-            if status != "OPEN":
-                return self.web_message(409, "Invalid status %s: a potential duplicate is "
-                                        "created OPEN" % status)
-            uid = new_uid()
-            now = now_local()
-            obj = {"id": uid, "created": now, "lastUpdated": now, "original": d["original"],
-                   "duplicate": d["duplicate"], "status": "OPEN",
-                   "createdByUserName": f.user or "token-user",
-                   "lastUpdatedByUserName": f.user or "token-user"}
-            f.duplicates[uid] = obj
-            f.counts["duplicates_posted"] += 1
+            if answer is None and status != "OPEN":
+                answer = (409, "Invalid status %s: a potential duplicate is created OPEN" % status)
+            if answer is None:
+                uid = new_uid()
+                now = now_local()
+                obj = {"id": uid, "created": now, "lastUpdated": now,
+                       "original": d["original"], "duplicate": d["duplicate"], "status": "OPEN",
+                       "createdByUserName": f.user or "token-user",
+                       "lastUpdatedByUserName": f.user or "token-user"}
+                f.duplicates[uid] = obj
+                f.counts["duplicates_posted"] += 1
+        if answer:
+            return self.web_message(*answer)
         self.send(200, obj)
 
     def get_duplicate(self, q, body, uid):
@@ -929,57 +933,65 @@ class Handler(BaseHTTPRequestHandler):
     def put_duplicate(self, q, body, uid):
         f = self.fake
         status = (q.get("status", [""])[-1] or "").upper()
-        with f.lock:
+        with f.lock:  # decide under the lock, answer outside it
             d = f.duplicates.get(uid)
             if d is None:
-                return self.web_message(404, "No potentialDuplicate records found with id '%s'."
-                                        % uid)
-            if status == "MERGED":
-                return self.web_message(400, "Can't update a potential duplicate to MERGED")
-            if d["status"] == "MERGED":
-                return self.web_message(400, "Can't update a potential duplicate that is "
-                                        "already MERGED")
-            if status not in ("OPEN", "INVALID"):
-                return self.web_message(400, "Invalid status " + status)
-            d["status"] = status
-            d["lastUpdated"] = now_local()
+                answer = (404, "No potentialDuplicate records found with id '%s'." % uid)
+            elif status == "MERGED":
+                answer = (400, "Can't update a potential duplicate to MERGED")
+            elif d["status"] == "MERGED":
+                answer = (400, "Can't update a potential duplicate that is already MERGED")
+            elif status not in ("OPEN", "INVALID"):
+                answer = (400, "Invalid status " + status)
+            else:
+                answer = None
+                d["status"] = status
+                d["lastUpdated"] = now_local()
+        if answer:
+            return self.web_message(*answer)
         self.send(200, raw=b"")
 
     def merge_duplicate(self, q, body, uid):
         f = self.fake
-        with f.lock:
-            d = f.duplicates.get(uid)
-            if d is None:
-                return self.web_message(404, "No potentialDuplicate records found with id '%s'."
-                                        % uid)
-            if not ({"ALL", "F_TRACKED_ENTITY_MERGE"} & set(f.authorities)):
-                return self.web_message(403, "Insufficient access: Missing required authority "
-                                        "for merging tracked entities.")
-            a, b = f.tes.get(d["original"]), f.tes.get(d["duplicate"])
-            if a is None or b is None:
-                return self.web_message(409, "PotentialDuplicate cannot be merged "
-                                        "automatically: One or both tracked entities deleted")
-            pa = {e["program"] for e in f.enrollments.values()
-                  if e["trackedEntity"] == a["trackedEntity"]}
-            pb = {e["program"] for e in f.enrollments.values()
-                  if e["trackedEntity"] == b["trackedEntity"]}
-            if pa & pb:
-                return self.web_message(409, "PotentialDuplicate cannot be merged "
-                                        "automatically: Both entities enrolled in the same "
-                                        "program")
-            for k, v in b["attributes"].items():
-                if k in a["attributes"] and a["attributes"][k] != v:
-                    return self.web_message(409, "PotentialDuplicate cannot be merged "
-                                            "automatically: Conflicting values")
-            for k, v in b["attributes"].items():
-                a["attributes"].setdefault(k, v)
-            for e in f.enrollments.values():
-                if e["trackedEntity"] == b["trackedEntity"]:
-                    e["trackedEntity"] = a["trackedEntity"]
-            del f.tes[b["trackedEntity"]]
-            d["status"] = "MERGED"
-            f.counts["merges"] += 1
+        with f.lock:  # decide under the lock, answer outside it
+            answer = self.merge_locked(uid)
+        if answer:
+            return self.web_message(*answer)
         self.send(200, raw=b"")
+
+    def merge_locked(self, uid):
+        """Merge (AUTO) with the lock held; (status, message) when refused."""
+        f = self.fake
+        d = f.duplicates.get(uid)
+        if d is None:
+            return (404, "No potentialDuplicate records found with id '%s'." % uid)
+        if not ({"ALL", "F_TRACKED_ENTITY_MERGE"} & set(f.authorities)):
+            return (403, "Insufficient access: Missing required authority for merging tracked "
+                    "entities.")
+        a, b = f.tes.get(d["original"]), f.tes.get(d["duplicate"])
+        if a is None or b is None:
+            return (409, "PotentialDuplicate cannot be merged automatically: One or both "
+                    "tracked entities deleted")
+        pa = {e["program"] for e in f.enrollments.values()
+              if e["trackedEntity"] == a["trackedEntity"]}
+        pb = {e["program"] for e in f.enrollments.values()
+              if e["trackedEntity"] == b["trackedEntity"]}
+        if pa & pb:
+            return (409, "PotentialDuplicate cannot be merged automatically: Both entities "
+                    "enrolled in the same program")
+        for k, v in b["attributes"].items():
+            if k in a["attributes"] and a["attributes"][k] != v:
+                return (409, "PotentialDuplicate cannot be merged automatically: Conflicting "
+                        "values")
+        for k, v in b["attributes"].items():
+            a["attributes"].setdefault(k, v)
+        for e in f.enrollments.values():
+            if e["trackedEntity"] == b["trackedEntity"]:
+                e["trackedEntity"] = a["trackedEntity"]
+        del f.tes[b["trackedEntity"]]
+        d["status"] = "MERGED"
+        f.counts["merges"] += 1
+        return None
 
 
 def main():
