@@ -39,6 +39,8 @@ struct s_group {
     size_t n;
     int result;     /* 1 while pending; written under the lock */
     bool abandoned; /* the submitter gave up waiting: the writer frees it */
+    ing_inbox_done_fn done; /* asynchronous submit: called once, then freed */
+    void *done_arg;
     s_group_t *next;
 };
 
@@ -276,6 +278,19 @@ static void s_commit_batch(ing_inbox_t *in, s_group_t *batch)
     free(items);
 }
 
+/* Hand an asynchronous group's result and ids to its callback, then free it. */
+static void s_group_done(s_group_t *g)
+{
+    char(*ids)[CMN_ID_LEN] = calloc(g->n ? g->n : 1, sizeof(*ids));
+    size_t n = 0;
+    for (size_t i = 0; ids && i < g->n; i++)
+        if (!g->items[i].is_status)
+            memcpy(ids[n++], g->items[i].id, CMN_ID_LEN);
+    g->done(g->done_arg, ids ? g->result : -ENOMEM, (const char(*)[CMN_ID_LEN])ids, n);
+    free(ids);
+    s_group_free(g);
+}
+
 static void *s_writer(void *arg)
 {
     ing_inbox_t *in = arg;
@@ -291,6 +306,7 @@ static void *s_writer(void *arg)
         cmn_gauge_set(in->m_depth, 0);
         pthread_mutex_unlock(&in->lock);
         s_commit_batch(in, batch);
+        s_group_t *async = NULL;
         pthread_mutex_lock(&in->lock);
         for (s_group_t *g = batch, *next; g; g = next) {
             next = g->next;
@@ -300,10 +316,22 @@ static void *s_writer(void *arg)
                     result = -EIO;
             g->result = result;
             g->next = NULL;
-            if (g->abandoned)
+            if (g->done) {
+                g->next = async;
+                async = g;
+            } else if (g->abandoned) {
                 s_group_free(g);
+            }
         }
         pthread_cond_broadcast(&in->done);
+        pthread_mutex_unlock(&in->lock);
+        /* callbacks outside the lock: they may take their own locks */
+        while (async) {
+            s_group_t *g = async;
+            async = g->next;
+            s_group_done(g);
+        }
+        pthread_mutex_lock(&in->lock);
     }
     pthread_mutex_unlock(&in->lock);
     return NULL;
@@ -423,6 +451,46 @@ static int s_group_fill(ing_inbox_t *in, s_group_t *g, const ing_inbound_t *msgs
         if (!it->provider_id)
             return -ENOMEM;
     }
+    return 0;
+}
+
+int ing_inbox_submit_async(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
+                           const ing_status_in_t *statuses, size_t m, ing_inbox_done_fn done,
+                           void *arg)
+{
+    s_group_t *g;
+    int r;
+
+    if (n + m == 0 || done == NULL)
+        return -EINVAL;
+    g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return -ENOMEM;
+    g->items = calloc(n + m, sizeof(*g->items));
+    g->result = 1;
+    g->done = done;
+    g->done_arg = arg;
+    r = g->items == NULL ? -ENOMEM : s_group_fill(in, g, msgs, n, statuses, m);
+    if (r < 0) {
+        s_group_free(g);
+        return r;
+    }
+    pthread_mutex_lock(&in->lock);
+    if (in->stopping || in->depth >= S_QUEUE_MAX) {
+        r = in->stopping ? -ESHUTDOWN : -EAGAIN;
+        pthread_mutex_unlock(&in->lock);
+        s_group_free(g);
+        return r;
+    }
+    if (in->tail)
+        in->tail->next = g;
+    else
+        in->head = g;
+    in->tail = g;
+    in->depth += g->n;
+    cmn_gauge_set(in->m_depth, (int64_t)in->depth);
+    pthread_cond_signal(&in->queued);
+    pthread_mutex_unlock(&in->lock);
     return 0;
 }
 

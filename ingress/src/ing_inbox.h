@@ -51,6 +51,20 @@ int ing_inbox_submit_many(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
                           const ing_status_in_t *statuses, size_t m,
                           char (*ret_ids)[CMN_ID_LEN], long deadline_ms);
 
+/* Called once from the writer thread when an asynchronous submit is
+ * committed (result 0) or failed (-EIO): ids[i] is the id of the i-th
+ * message (new, or the original for a duplicate), borrowed for the call. */
+typedef void (*ing_inbox_done_fn)(void *arg, int result, const char (*ids)[CMN_ID_LEN],
+                                  size_t n);
+
+/* The same without waiting: 0 when queued (done will be called exactly
+ * once, even at shutdown: the queue is committed before the writer stops),
+ * or -EAGAIN (queue full) / -ESHUTDOWN / -ENOMEM / -EIO right away (done is
+ * then never called). */
+int ing_inbox_submit_async(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
+                           const ing_status_in_t *statuses, size_t m, ing_inbox_done_fn done,
+                           void *arg);
+
 /* One message, waiting up to 5 s. See ing_inbox_submit_many. */
 int ing_inbox_submit(ing_inbox_t *in, const ing_inbound_t *msg, char ret_id[CMN_ID_LEN]);
 

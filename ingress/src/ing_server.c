@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,20 +27,50 @@
 #define S_WAIT_MAX_S 30
 #define S_PAGE_MAX 100
 #define S_MEDIA_MAX (1024 * 1024)
+#define S_STORE_WAIT_MS 5000 /* a webhook waits this long for its commit, then 503 */
+#define S_WATCH_MS 100       /* deadlines are checked this often */
+#define S_HTTP_THREADS 2
+#define S_CONN_MAX 20000
+#define S_IDLE_TIMEOUT_S 20  /* a connection silent this long is closed */
 
 extern const struct ciu_embedded ing_www_files[];
 extern const size_t ing_www_count;
 
 typedef struct s_route s_route_t;
 
-typedef struct {
+typedef struct s_req {
     cmn_str_t body;
     bool too_big;
     bool answered; /* a response was queued early (413) */
     int64_t started;
     char *uri; /* the request line's target as received: path and query */
     const s_route_t *route;
+    struct s_park *park; /* while the connection is suspended */
+    /* what to do when it is resumed (park->result says why) */
+    enum MHD_Result (*resume)(struct ing_server *s, struct MHD_Connection *c,
+                              struct s_req *req, struct s_park *park);
+    /* a long-poll's state across resumptions */
+    char user[CMN_HEX256_LEN];
+    int64_t cursor, deadline;
 } s_req_t;
+
+/* A request waiting with its connection suspended: for the inbox commit
+ * (webhooks, simulator posts) or for a reply (simulator long-polls). The
+ * MHD threads never block: whoever has the answer resumes the connection
+ * (the inbox writer, the event thread), and the event thread's watchdog
+ * resumes those past their deadline. Two references: the request's and the
+ * waker's; all fields under ing_server.park_lock. */
+typedef struct s_park {
+    struct MHD_Connection *c;
+    bool parked;               /* false once woken */
+    int result;                /* 0, -ETIMEDOUT, -ESHUTDOWN, or the inbox's error */
+    char id[CMN_ID_LEN];       /* first message id (simulator posts) */
+    char user[CMN_HEX256_LEN]; /* long-polls: the person awaited */
+    int64_t deadline;          /* monotonic ms */
+    int refs;
+    struct s_park *prev, *next;
+    struct ing_server *s;
+} s_park_t;
 
 typedef enum MHD_Result (*s_handler_fn)(struct ing_server *s, struct MHD_Connection *c,
                                         s_req_t *req);
@@ -65,10 +96,9 @@ struct ing_server {
     /* reads (sim mailbox, media, health) share one handle under a lock */
     cmn_store_t *reader;
     pthread_mutex_t reader_lock;
-    /* long-polls sleep here until the sender says something was sent */
-    pthread_mutex_t sim_lock;
-    pthread_cond_t sim_cv;
-    uint64_t sim_gen;
+    /* suspended requests (s_park_t) */
+    pthread_mutex_t park_lock;
+    s_park_t *parked;
     cmn_sub_t *sub;
     pthread_t sub_thread;
     bool sub_started;
@@ -120,6 +150,112 @@ static enum MHD_Result s_error(ing_server_t *s, struct MHD_Connection *c, unsign
     return s_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
+/* ---- parked requests ------------------------------------------------------ */
+
+/* Suspend c until s_wake (or the deadline). Call with park_lock held. */
+static s_park_t *s_park_locked(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                               int64_t deadline, const char *user)
+{
+    s_park_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->c = c;
+    p->s = s;
+    p->parked = true;
+    p->refs = 2;
+    p->deadline = deadline;
+    cmn_strlcpy(p->user, user ? user : "", sizeof(p->user));
+    p->next = s->parked;
+    if (s->parked)
+        s->parked->prev = p;
+    s->parked = p;
+    req->park = p;
+    MHD_suspend_connection(c);
+    return p;
+}
+
+/* Resume a parked request with a result (no-op once woken). park_lock held. */
+static void s_wake_locked(ing_server_t *s, s_park_t *p, int result)
+{
+    if (!p->parked)
+        return;
+    p->parked = false;
+    p->result = result;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->parked = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+    MHD_resume_connection(p->c);
+}
+
+static void s_unref_locked(s_park_t *p)
+{
+    if (--p->refs == 0)
+        free(p);
+}
+
+static void s_unref(ing_server_t *s, s_park_t *p)
+{
+    pthread_mutex_lock(&s->park_lock);
+    s_unref_locked(p);
+    pthread_mutex_unlock(&s->park_lock);
+}
+
+/* Wake long-polls waiting for user ("" : every parked request) or past
+ * their deadline. */
+static void s_wake_some(ing_server_t *s, const char *user, int64_t now, int result)
+{
+    pthread_mutex_lock(&s->park_lock);
+    for (s_park_t *p = s->parked, *next; p; p = next) {
+        next = p->next;
+        if (user && (user[0] == '\0' || (p->user[0] && strcmp(p->user, user) == 0)))
+            s_wake_locked(s, p, result);
+        else if (p->deadline <= now)
+            s_wake_locked(s, p, -ETIMEDOUT);
+    }
+    pthread_mutex_unlock(&s->park_lock);
+}
+
+/* The inbox writer's answer for a parked submit. */
+static void s_on_stored(void *arg, int result, const char (*ids)[CMN_ID_LEN], size_t n)
+{
+    s_park_t *p = arg;
+    ing_server_t *s = p->s;
+    pthread_mutex_lock(&s->park_lock);
+    if (p->parked && n > 0)
+        memcpy(p->id, ids[0], CMN_ID_LEN);
+    s_wake_locked(s, p, result);
+    s_unref_locked(p);
+    pthread_mutex_unlock(&s->park_lock);
+}
+
+/* Submit to the inbox and park the request until it is committed (or 5 s
+ * passed: then 503, and the provider's retry meets the dedupe). Returns 0
+ * when parked, or the inbox's immediate error. */
+static int s_submit_parked(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                           const ing_inbound_t *msgs, size_t n, const ing_status_in_t *sts,
+                           size_t m)
+{
+    s_park_t *p;
+    int r;
+    pthread_mutex_lock(&s->park_lock);
+    p = s_park_locked(s, c, req, cmn_mono_ms() + S_STORE_WAIT_MS, NULL);
+    if (p == NULL) {
+        pthread_mutex_unlock(&s->park_lock);
+        return -ENOMEM;
+    }
+    r = ing_inbox_submit_async(s->inbox, msgs, n, sts, m, s_on_stored, p);
+    if (r < 0) { /* not queued: the callback will never come */
+        s_wake_locked(s, p, r);
+        s_unref_locked(p);
+    }
+    pthread_mutex_unlock(&s->park_lock);
+    return 0; /* parked: its resume answers, with r if it failed */
+}
+
 /* ---- simulator: POST /sim/messages ------------------------------------- */
 
 /* "+" then 8 to 15 digits. */
@@ -146,13 +282,22 @@ static bool s_valid_kind(const char *k)
     return false;
 }
 
+static enum MHD_Result s_sim_post_done(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                                       s_park_t *p)
+{
+    if (p->result == -EAGAIN)
+        return s_error(s, c, 429, "too many messages waiting; retry shortly");
+    if (p->result < 0)
+        return s_error(s, c, 503, "message not stored; retry");
+    cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - req->started) / 1000.0);
+    return s_json(c, 202, json_pack("{s:s}", "id", p->id));
+}
+
 static enum MHD_Result s_sim_post(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
 {
     json_error_t jerr;
     json_t *root;
     const char *from = NULL, *text = NULL, *kind = "text";
-    char id[CMN_ID_LEN];
-    enum MHD_Result ret;
     int r;
 
     root = json_loadb(cmn_str_cstr(&req->body), req->body.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -180,15 +325,12 @@ static enum MHD_Result s_sim_post(ing_server_t *s, struct MHD_Connection *c, s_r
                                   "document, location, sticker, contacts)");
     }
     ing_inbound_t msg = {"sim", NULL, from, kind, strcmp(kind, "text") == 0 ? text : NULL};
-    r = ing_inbox_submit(s->inbox, &msg, id);
+    req->resume = s_sim_post_done;
+    r = s_submit_parked(s, c, req, &msg, 1, NULL, 0);
     json_decref(root);
-    if (r == -EAGAIN)
-        return s_error(s, c, 429, "too many messages waiting; retry shortly");
     if (r < 0)
         return s_error(s, c, 503, "message not stored; retry");
-    cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - req->started) / 1000.0);
-    ret = s_json(c, 202, json_pack("{s:s}", "id", id));
-    return ret;
+    return MHD_YES;
 }
 
 /* ---- simulator: GET /sim/messages (long-poll) -------------------------- */
@@ -224,62 +366,65 @@ static int s_sim_fetch(ing_server_t *s, const char *user, int64_t *cursor, json_
     return 0;
 }
 
-static enum MHD_Result s_sim_get(ing_server_t *s, struct MHD_Connection *c)
+/* Answer a long-poll if there is something (or its time is up); else park
+ * it until the sender says this person got a message. */
+static enum MHD_Result s_sim_poll(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    json_t *arr = NULL;
+    char cur[24];
+    if (s_sim_fetch(s, req->user, &req->cursor, &arr) < 0) {
+        cmn_gauge_add(s->m_polls, -1);
+        return s_error(s, c, 503, "store unavailable; retry");
+    }
+    if (json_array_size(arr) == 0 && cmn_mono_ms() < req->deadline &&
+        !atomic_load(&s->stopping)) {
+        json_decref(arr);
+        pthread_mutex_lock(&s->park_lock);
+        s_park_t *p = s_park_locked(s, c, req, req->deadline, req->user);
+        if (p)
+            p->refs = 1; /* no waker holds it: the list does, until woken */
+        pthread_mutex_unlock(&s->park_lock);
+        if (p == NULL) {
+            cmn_gauge_add(s->m_polls, -1);
+            return s_error(s, c, 503, "busy; retry");
+        }
+        return MHD_YES;
+    }
+    cmn_gauge_add(s->m_polls, -1);
+    snprintf(cur, sizeof(cur), "%lld", (long long)req->cursor);
+    return s_json(c, 200, json_pack("{s:o, s:s}", "messages", arr, "cursor", cur));
+}
+
+static enum MHD_Result s_sim_poll_again(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                                        s_park_t *p)
+{
+    (void)p;
+    return s_sim_poll(s, c, req);
+}
+
+static enum MHD_Result s_sim_get(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
 {
     const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to");
     const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
     const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
-    char user[CMN_HEX256_LEN], cur[24];
     long cursor = 0, wait_s = 0;
-    int64_t pos, deadline;
-    json_t *arr = NULL;
 
     if (!s_valid_number(to))
         return s_error(s, c, 400, "\"to\" must be a phone number like +243810000001 (write + "
                                   "as %2B)");
-    if (after && *after && cmn_parse_long(after, 0, LONG_MAX,
-                                          &cursor) < 0)
+    if (after && *after && cmn_parse_long(after, 0, LONG_MAX, &cursor) < 0)
         return s_error(s, c, 400, "\"after\" must be a cursor returned by this API");
     if (wait && *wait && cmn_parse_long(wait, 0, 3600, &wait_s) < 0)
         return s_error(s, c, 400, "\"wait\" must be a number of seconds (0 to 30)");
     if (wait_s > S_WAIT_MAX_S)
         wait_s = S_WAIT_MAX_S;
-    if (cmn_user_key(s->d->salt, s->d->salt_len, to, user) < 0)
+    if (cmn_user_key(s->d->salt, s->d->salt_len, to, req->user) < 0)
         return s_error(s, c, 500, "internal error");
-    pos = cursor;
-    deadline = cmn_mono_ms() + wait_s * 1000;
+    req->cursor = cursor;
+    req->deadline = cmn_mono_ms() + wait_s * 1000;
+    req->resume = s_sim_poll_again;
     cmn_gauge_add(s->m_polls, 1);
-    for (;;) {
-        uint64_t gen;
-        pthread_mutex_lock(&s->sim_lock);
-        gen = s->sim_gen;
-        pthread_mutex_unlock(&s->sim_lock);
-        if (s_sim_fetch(s, user, &pos, &arr) < 0) {
-            cmn_gauge_add(s->m_polls, -1);
-            return s_error(s, c, 503, "store unavailable; retry");
-        }
-        int64_t now = cmn_mono_ms();
-        if (json_array_size(arr) > 0 || now >= deadline || atomic_load(&s->stopping))
-            break;
-        json_decref(arr);
-        arr = NULL;
-        /* Sleep until an event says something was sent, re-checking at least
-         * every second in case an event was missed. */
-        int64_t until = deadline < now + 1000 ? deadline : now + 1000;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (until - now) * 1000000LL;
-        ts.tv_sec += ns / 1000000000LL;
-        ts.tv_nsec = ns % 1000000000LL;
-        pthread_mutex_lock(&s->sim_lock);
-        while (s->sim_gen == gen && !atomic_load(&s->stopping))
-            if (pthread_cond_timedwait(&s->sim_cv, &s->sim_lock, &ts) == ETIMEDOUT)
-                break;
-        pthread_mutex_unlock(&s->sim_lock);
-    }
-    cmn_gauge_add(s->m_polls, -1);
-    snprintf(cur, sizeof(cur), "%lld", (long long)pos);
-    return s_json(c, 200, json_pack("{s:o, s:s}", "messages", arr, "cursor", cur));
+    return s_sim_poll(s, c, req);
 }
 
 /* ---- static page, media ------------------------------------------------- */
@@ -423,19 +568,54 @@ static void s_keep_ours(ing_server_t *s, const char *channel, ing_batch_t *b)
                  strcmp(channel, "meta") == 0 ? "META_PHONE_NUMBER_ID" : "TWILIO_WHATSAPP_NUMBER");
 }
 
-/* Store what a webhook carried; 0, or an HTTP status to answer. */
-static unsigned s_store_batch(ing_server_t *s, const char *channel, ing_batch_t *b,
-                              int64_t started)
+/* The answers to a provider once its webhook is stored (or not). */
+static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                                       int result, bool twilio)
 {
-    s_keep_ours(s, channel, b);
-    ing_inbound_t *msgs = calloc(b->nmsgs + 1, sizeof(*msgs));
-    ing_status_in_t *sts = calloc(b->nstatuses + 1, sizeof(*sts));
-    unsigned status = 0;
+    if (result < 0) {
+        log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
+                                 "retries",
+                 twilio ? "twilio" : "meta", cmn_strerror(result));
+        return s_error(s, c, 503, "not stored; retry");
+    }
+    cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - req->started) / 1000.0);
+    if (twilio)
+        return s_reply(c, 200, "text/xml", s_twiml_empty, sizeof(s_twiml_empty) - 1);
+    return s_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static enum MHD_Result s_twilio_stored(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                                       s_park_t *p)
+{
+    return s_stored_answer(s, c, req, p->result, true);
+}
+
+static enum MHD_Result s_meta_stored(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                                     s_park_t *p)
+{
+    return s_stored_answer(s, c, req, p->result, false);
+}
+
+/* Store what a webhook carried: parks the request until committed (never
+ * acknowledged before), or answers right away when there is nothing to
+ * store or the inbox refused it. */
+static enum MHD_Result s_store_batch(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
+                                     const char *channel, ing_batch_t *b)
+{
+    bool twilio = strcmp(channel, "twilio") == 0;
+    ing_inbound_t *msgs;
+    ing_status_in_t *sts;
     int r;
+
+    s_keep_ours(s, channel, b);
+    if (b->nmsgs + b->nstatuses == 0)
+        return s_stored_answer(s, c, req, 0, twilio);
+    msgs = calloc(b->nmsgs + 1, sizeof(*msgs));
+    sts = calloc(b->nstatuses + 1, sizeof(*sts));
     if (msgs == NULL || sts == NULL) {
         free(msgs);
         free(sts);
-        return 503;
+        return s_stored_answer(s, c, req, -ENOMEM, twilio);
     }
     for (size_t i = 0; i < b->nmsgs; i++)
         msgs[i] = (ing_inbound_t){channel, b->msgs[i].id, b->msgs[i].from, b->msgs[i].kind,
@@ -444,19 +624,11 @@ static unsigned s_store_batch(ing_server_t *s, const char *channel, ing_batch_t 
         sts[i] = (ing_status_in_t){channel, b->statuses[i].id, b->statuses[i].status,
                                    b->statuses[i].error_code[0] ? b->statuses[i].error_code
                                                                 : NULL};
-    /* Stay well inside the providers' patience: past it, 503 and they retry. */
-    r = ing_inbox_submit_many(s->inbox, msgs, b->nmsgs, sts, b->nstatuses, NULL, 5000);
-    if (r < 0) {
-        log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
-                                 "retries",
-                 channel, cmn_strerror(r));
-        status = 503;
-    } else {
-        cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - started) / 1000.0);
-    }
+    req->resume = twilio ? s_twilio_stored : s_meta_stored;
+    r = s_submit_parked(s, c, req, msgs, b->nmsgs, sts, b->nstatuses);
     free(msgs);
     free(sts);
-    return status;
+    return r < 0 ? s_stored_answer(s, c, req, r, twilio) : MHD_YES;
 }
 
 static enum MHD_Result s_twilio_post(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
@@ -466,7 +638,6 @@ static enum MHD_Result s_twilio_post(ing_server_t *s, struct MHD_Connection *c, 
     char url[4096], err[128] = "";
     ing_form_t form;
     ing_batch_t batch;
-    unsigned status;
 
     if (!s->ch.twilio) {
         log_info(S_MODULE, NULL, "404 Twilio webhook: the Twilio channel is not configured "
@@ -501,11 +672,9 @@ static enum MHD_Result s_twilio_post(ing_server_t *s, struct MHD_Connection *c, 
     }
     ing_form_free(&form);
     cmn_counter_add(s->m_webhooks, 1);
-    status = s_store_batch(s, "twilio", &batch, req->started);
+    enum MHD_Result ret = s_store_batch(s, c, req, "twilio", &batch);
     ing_batch_free(&batch);
-    if (status)
-        return s_error(s, c, status, "not stored; retry");
-    return s_reply(c, 200, "text/xml", s_twiml_empty, sizeof(s_twiml_empty) - 1);
+    return ret;
 }
 
 static enum MHD_Result s_meta_post(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
@@ -513,7 +682,6 @@ static enum MHD_Result s_meta_post(ing_server_t *s, struct MHD_Connection *c, s_
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hub-Signature-256");
     char err[128] = "";
     ing_batch_t batch;
-    unsigned status;
 
     if (!s->ch.meta) {
         log_info(S_MODULE, NULL, "404 Meta webhook: the Meta channel is not configured "
@@ -535,11 +703,9 @@ static enum MHD_Result s_meta_post(ing_server_t *s, struct MHD_Connection *c, s_
                                   "no sender)",
                   batch.ignored);
     cmn_counter_add(s->m_webhooks, 1);
-    status = s_store_batch(s, "meta", &batch, req->started);
+    enum MHD_Result ret = s_store_batch(s, c, req, "meta", &batch);
     ing_batch_free(&batch);
-    if (status)
-        return s_error(s, c, status, "not stored; retry");
-    return s_json(c, 200, json_pack("{s:s}", "status", "ok"));
+    return ret;
 }
 
 /* Meta's verification: GET ?hub.mode=subscribe&hub.verify_token=..&hub.challenge=.. */
@@ -595,12 +761,6 @@ static enum MHD_Result s_r_media(ing_server_t *s, struct MHD_Connection *c, s_re
     return s_media(s, c, path);
 }
 
-static enum MHD_Result s_r_sim_get(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
-{
-    (void)req;
-    return s_sim_get(s, c);
-}
-
 static enum MHD_Result s_r_sim_page(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
 {
     (void)req;
@@ -645,7 +805,7 @@ static void s_routes_init(ing_server_t *s)
     s_add_route(s, "GET", "/webhooks/meta", 0, s_meta_verify);
     if (s->d->settings.simulator) {
         s_add_route(s, "POST", "/sim/messages", 64 * S_KIB, s_sim_post);
-        s_add_route(s, "GET", "/sim/messages", 0, s_r_sim_get);
+        s_add_route(s, "GET", "/sim/messages", 0, s_sim_get);
         s_add_route(s, "GET", "/sim/", 0, s_r_sim_page);
         s_add_route(s, "GET", "/sim", 0, s_r_sim_redirect);
         s_add_route(s, "GET", "/", 0, s_r_sim_redirect);
@@ -724,6 +884,13 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *c, const char 
             return s_too_big(s, c, method, url, req);
         return MHD_YES;
     }
+    if (req->park) { /* resumed: finish what the handler started */
+        s_park_t *p = req->park;
+        req->park = NULL;
+        enum MHD_Result ret = req->resume(s, c, req, p);
+        s_unref(s, p);
+        return ret;
+    }
     if (req->answered)
         return MHD_YES;
     req->answered = true;
@@ -763,20 +930,33 @@ static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void *s_sub_loop(void *arg)
 {
     ing_server_t *s = arg;
+    int64_t next_check = 0;
     while (!atomic_load(&s->stopping)) {
         cmn_msg_t ev;
-        int r = cmn_sub_recv(s->sub, &ev, 250);
-        if (r != 0)
-            continue;
-        pthread_mutex_lock(&s->sim_lock);
-        s->sim_gen++;
-        pthread_cond_broadcast(&s->sim_cv);
-        pthread_mutex_unlock(&s->sim_lock);
+        int r = cmn_sub_recv(s->sub, &ev, S_WATCH_MS);
+        int64_t now = cmn_mono_ms();
+        if (r == 0 && ev.user[0])
+            s_wake_some(s, ev.user, now, 0); /* a reply for this person: answer their polls */
+        if (now >= next_check) {             /* the watchdog: deadlines */
+            s_wake_some(s, NULL, now, -ETIMEDOUT);
+            next_check = now + S_WATCH_MS;
+        }
     }
     return NULL;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
+
+/* Room for S_CONN_MAX connections: raise the soft descriptor limit to the
+ * hard one (a best effort; MHD refuses connections past what it gets). */
+static void s_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
 {
@@ -785,7 +965,6 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     struct sockaddr_in addr;
     char err[512] = "", port[16];
     char *url = NULL;
-    pthread_condattr_t ca;
 
     if (s == NULL)
         return NULL;
@@ -793,11 +972,8 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     s->ch = *ch;
     s_routes_init(s);
     pthread_mutex_init(&s->reader_lock, NULL);
-    pthread_mutex_init(&s->sim_lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->sim_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->park_lock, NULL);
+    s_raise_fd_limit();
     s->m_requests = cmn_metrics_counter(d->metrics, "http_requests_total", NULL,
                                         "HTTP requests answered");
     s->m_bad = cmn_metrics_counter(d->metrics, "http_bad_requests_total", NULL,
@@ -839,15 +1015,19 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                                   "or 0.0.0.0)", cfg->http_addr);
         goto fail;
     }
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                  MHD_USE_POLL,
+    /* One epoll loop per pool thread; handlers never block on the inbox or a
+     * long-poll (they suspend the connection), so two threads serve
+     * thousands of connections. */
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                                  MHD_ALLOW_SUSPEND_RESUME,
                               0, NULL, NULL, s_access, s, MHD_OPTION_SOCK_ADDR, &addr,
                               MHD_OPTION_NOTIFY_COMPLETED, s_completed, s,
                               MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)S_HTTP_THREADS,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_IDLE_TIMEOUT_S,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_END);
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
     if (s->mhd == NULL) {
         log_error(S_MODULE, NULL, "CIU_HTTP_PORT: cannot listen on %s:%ld (in use?)",
                   cfg->http_addr, cfg->http_port);
@@ -890,18 +1070,18 @@ void ing_server_destroy(ing_server_t **p)
         return;
     s = *p;
     atomic_store(&s->stopping, 1);
-    pthread_mutex_lock(&s->sim_lock);
-    pthread_cond_broadcast(&s->sim_cv);
-    pthread_mutex_unlock(&s->sim_lock);
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd); /* waits for connection threads */
+    if (s->mhd) {
+        /* parked requests are answered (long-polls: what they have; stores:
+         * after their commit or 503) before the listener stops */
+        s_wake_some(s, "", cmn_mono_ms(), -ESHUTDOWN);
+        MHD_stop_daemon(s->mhd);
+    }
     if (s->sub_started)
         pthread_join(s->sub_thread, NULL);
     cmn_sub_destroy(&s->sub);
     ing_inbox_destroy(&s->inbox);
     cmn_store_destroy(&s->reader);
-    pthread_cond_destroy(&s->sim_cv);
-    pthread_mutex_destroy(&s->sim_lock);
+    pthread_mutex_destroy(&s->park_lock);
     pthread_mutex_destroy(&s->reader_lock);
     free(s);
     *p = NULL;
