@@ -43,26 +43,15 @@ void cmn_store_set_err(cmn_store_t *st, const char *fmt, ...)
 
 #define S_SECRET_MAX 256
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Copy [s, s+n) into out, percent-decoded when decode is set. */
 static void s_copy_span(const char *s, size_t n, bool decode, char *out, size_t outlen)
 {
     size_t o = 0;
 
     for (size_t i = 0; i < n && o + 1 < outlen; i++) {
-        if (decode && s[i] == '%' && i + 2 < n && s_hexval(s[i + 1]) >= 0 &&
-            s_hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(s_hexval(s[i + 1]) * 16 + s_hexval(s[i + 2]));
+        if (decode && s[i] == '%' && i + 2 < n && cmn_hex_digit(s[i + 1]) >= 0 &&
+            cmn_hex_digit(s[i + 2]) >= 0) {
+            out[o++] = (char)(cmn_hex_digit(s[i + 1]) * 16 + cmn_hex_digit(s[i + 2]));
             i += 2;
         } else {
             out[o++] = s[i];

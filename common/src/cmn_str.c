@@ -214,3 +214,14 @@ int cmn_parse_long(const char *s, long min, long max, long *ret)
     *ret = v;
     return 0;
 }
+
+int cmn_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -20,37 +20,13 @@
 #include "common/cmn_hash.h"
 #include "test_server.h"
 
-typedef struct {
-    tdb_group_t *g;
-    tsv_dir_t dir;
-    cmn_daemon_t d;
-    ciu_engine_t *e;
-    int seq;
-} fix_t;
+typedef tsv_case_t fix_t;
+#define ENGINE(f) ((ciu_engine_t *)(f)->server)
 
-static int s_setup(void **state)
+static void s_destroy(void *server)
 {
-    fix_t *f = calloc(1, sizeof(*f));
-
-    if (f == NULL || tdb_case_setup(state) < 0)
-        return -1;
-    f->g = *state;
-    if (tsv_dir_new(&f->dir) < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fix_t *f = *state;
-
-    ciu_engine_destroy(&f->e);
-    cmn_daemon_shutdown(&f->d);
-    tsv_dir_free(&f->dir);
-    *state = f->g;
-    free(f);
-    return tdb_case_teardown(state);
+    ciu_engine_t *x = server;
+    ciu_engine_destroy(&x);
 }
 
 static void s_start(fix_t *f, bool qr)
@@ -59,8 +35,9 @@ static void s_start(fix_t *f, bool qr)
     tsv_opts_t o = {.env = env};
 
     assert_int_equal(tsv_boot(&f->d, &f->dir, "ciu-engine", f->g->url, &o), CMN_EXIT_OK);
-    f->e = ciu_engine_new(&f->d);
-    assert_non_null(f->e);
+    f->destroy = s_destroy;
+    f->server = ciu_engine_new(&f->d);
+    assert_non_null(f->server);
 }
 
 /* Confirmed answers of `user`, as the conversation stores them. */
@@ -87,7 +64,7 @@ static int s_wake(fix_t *f, const char *user)
 
     cmn_msg_init(&m, CMN_MSG_CIU_REQUEST, NULL);
     cmn_strlcpy(m.user, user, sizeof(m.user));
-    return ciu_engine_batch(f->e, &m, 1);
+    return ciu_engine_batch(ENGINE(f), &m, 1);
 }
 
 static int64_t s_count(fix_t *f, const char *sql)
@@ -160,7 +137,7 @@ static void test_registry_and_duplicates(void **state)
     s_request(f, "alice", "MBE", "IBR", "7");
     s_request(f, "bob", "MBE", "IBR", "7"); /* same CIU, another number */
     s_request(f, "alice", "MBE", "IBR", "7");
-    assert_int_equal(ciu_engine_rescan(f->e), 0);
+    assert_int_equal(ciu_engine_rescan(ENGINE(f)), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM registry"), 1);
     assert_int_equal(s_count(f, "SELECT request_count FROM registry"), 3);
     assert_int_equal(s_replies(f, "alice", "%déjà%"), 1);
@@ -224,12 +201,12 @@ static void test_qr_file(void **state)
     snprintf(path, sizeof(path), "%s", cmn_rows_get(rows, 0, 0));
     cmn_rows_destroy(&rows);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(ciu_engine_rescan(f->e), 0); /* too recent: the write may be under way */
+    assert_int_equal(ciu_engine_rescan(ENGINE(f)), 0); /* too recent: the write may be under way */
     assert_int_not_equal(stat(path, &sb), 0);
     assert_int_equal(cmn_store_exec(f->d.store, "UPDATE media SET expires_ms = expires_ms - 10000",
                                     NULL, 0, NULL),
                      0);
-    assert_int_equal(ciu_engine_rescan(f->e), 0);
+    assert_int_equal(ciu_engine_rescan(ENGINE(f)), 0);
     assert_int_equal(stat(path, &sb), 0);
     assert_true(sb.st_size > 100);
     assert_int_equal(s_count(f, "SELECT written FROM media"), 1);
@@ -266,7 +243,7 @@ static void test_invalid_request(void **state)
     assert_int_equal(s_count(f, "SELECT count(*) FROM ciu_done"), 1);
 }
 
-#define CASE(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define CASE(fn) cmocka_unit_test_setup_teardown(fn, tsv_case_setup, tsv_case_teardown)
 
 int main(void)
 {

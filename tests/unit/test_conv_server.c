@@ -21,45 +21,22 @@
 
 #define SEC 1000LL
 
-typedef struct {
-    tdb_group_t *g;
-    tsv_dir_t dir;
-    cmn_daemon_t d;
-    conv_server_t *s;
-    int seq;
-} fix_t;
+typedef tsv_case_t fix_t;
+#define SERVER(f) ((conv_server_t *)(f)->server)
 
-static int s_setup(void **state)
+static void s_destroy(void *server)
 {
-    fix_t *f = calloc(1, sizeof(*f));
-
-    if (f == NULL || tdb_case_setup(state) < 0)
-        return -1;
-    f->g = *state;
-    if (tsv_dir_new(&f->dir) < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    fix_t *f = *state;
-
-    conv_server_destroy(&f->s);
-    cmn_daemon_shutdown(&f->d);
-    tsv_dir_free(&f->dir);
-    *state = f->g;
-    free(f);
-    return tdb_case_teardown(state);
+    conv_server_t *x = server;
+    conv_server_destroy(&x);
 }
 
 /* Boot the conversation (o may be NULL) and create the server. */
 static void s_start(fix_t *f, const tsv_opts_t *o)
 {
     assert_int_equal(tsv_boot(&f->d, &f->dir, "ciu-conversation", f->g->url, o), CMN_EXIT_OK);
-    f->s = conv_server_new(&f->d);
-    assert_non_null(f->s);
+    f->destroy = s_destroy;
+    f->server = conv_server_new(&f->d);
+    assert_non_null(f->server);
 }
 
 /* A message received from `user` at `received_ms`, as ingress stores it. */
@@ -85,7 +62,7 @@ static void s_wake(fix_t *f, const char *user)
 
     cmn_msg_init(&m, CMN_MSG_INBOUND, NULL);
     cmn_strlcpy(m.user, user, sizeof(m.user));
-    assert_int_equal(conv_server_batch(f->s, &m, 1), 0);
+    assert_int_equal(conv_server_batch(SERVER(f), &m, 1), 0);
 }
 
 static int64_t s_replies(fix_t *f, const char *user, const char *like)
@@ -161,7 +138,7 @@ static void test_ciu_done_ends_session(void **state)
                                     NULL, 0, NULL),
                      0);
     s_inbox(f, "bob", "Bonjour", cmn_now_ms());
-    assert_int_equal(conv_server_rescan(f->s), 0);
+    assert_int_equal(conv_server_rescan(SERVER(f)), 0);
     assert_int_equal(s_replies(f, "bob", "%patienter%"), 0);
     assert_int_equal(s_replies(f, "bob", "%Question 1 sur 5%"), 1);
     assert_int_equal(s_step(f, "bob"), CONV_STEP_LAST);
@@ -193,7 +170,7 @@ static void test_scan_not_starved(void **state)
     }
     s_inbox(f, live, "Bonjour", cmn_now_ms());
     assert_int_equal(cmn_store_commit(f->d.store), 0);
-    assert_int_equal(conv_server_rescan(f->s), 0);
+    assert_int_equal(conv_server_rescan(SERVER(f)), 0);
     assert_int_equal(s_replies(f, live, "%Question 1 sur 5%"), 1);
     assert_int_equal(tsv_int(f->d.store, "SELECT count(*) FROM inbox WHERE status = 1", NULL, 0),
                      1); /* the dead replica's people are left to it */
@@ -286,7 +263,7 @@ static void test_session_odd_time(void **state)
     assert_int_equal(s_step(f, "gina"), CONV_STEP_LAST);
 }
 
-#define CASE(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define CASE(fn) cmocka_unit_test_setup_teardown(fn, tsv_case_setup, tsv_case_teardown)
 
 int main(void)
 {

@@ -48,6 +48,43 @@ static inline void tsv_dir_free(tsv_dir_t *t)
     tu_rmdir_flat(t->dir);
 }
 
+/* One case of a server test: the case's database (test_db.h), a folder, the
+ * daemon and the server under test (destroyed with `destroy` before the
+ * daemon shuts down). Use tsv_case_setup/teardown as cmocka's per-case
+ * setup and teardown; *state is then the tsv_case_t. */
+typedef struct {
+    tdb_group_t *g;
+    tsv_dir_t dir;
+    cmn_daemon_t d;
+    void *server;
+    void (*destroy)(void *server);
+    int seq; /* for the unique ids a test makes */
+} tsv_case_t;
+
+static inline int tsv_case_setup(void **state)
+{
+    tsv_case_t *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || tdb_case_setup(state) < 0 || tsv_dir_new(&c->dir) < 0)
+        return -1;
+    c->g = *state;
+    *state = c;
+    return 0;
+}
+
+static inline int tsv_case_teardown(void **state)
+{
+    tsv_case_t *c = *state;
+
+    if (c->server && c->destroy)
+        c->destroy(c->server);
+    cmn_daemon_shutdown(&c->d);
+    tsv_dir_free(&c->dir);
+    *state = c->g;
+    free(c);
+    return tdb_case_teardown(state);
+}
+
 /* What to boot: the stage's endpoint list `eps` for variable `ep_var`
  * (NULL: one replica), CIU_BIND (NULL: the first endpoint), and more
  * settings as name, value pairs ending with NULL. */

@@ -137,13 +137,25 @@ static void test_parse_long(void **state)
     assert_int_equal(v, 7); /* untouched on failure */
 }
 
+static void test_hex_digit(void **state)
+{
+    (void)state;
+    assert_int_equal(cmn_hex_digit('0'), 0);
+    assert_int_equal(cmn_hex_digit('9'), 9);
+    assert_int_equal(cmn_hex_digit('a'), 10);
+    assert_int_equal(cmn_hex_digit('F'), 15);
+    assert_int_equal(cmn_hex_digit('g'), -1);
+    assert_int_equal(cmn_hex_digit('%'), -1);
+    assert_int_equal(cmn_hex_digit('\0'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_cstr), cmocka_unit_test(test_growth_many_appends),
         cmocka_unit_test(test_max_is_hard),     cmocka_unit_test(test_steal),
         cmocka_unit_test(test_json_escape),     cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_parse_long),
+        cmocka_unit_test(test_parse_long),      cmocka_unit_test(test_hex_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,8 @@ const char *cmn_str_cstr(const cmn_str_t *s);
 
 /* Bounded copy: always NUL-terminates, returns -E2BIG when truncated. */
 int cmn_strlcpy(char *dst, const char *src, size_t size);
+/* The value of one hexadecimal digit (0-9, a-f, A-F), or -1. */
+int cmn_hex_digit(char c);
 /* Parse a whole decimal integer within [min,max]. Returns 0 or -EINVAL/-ERANGE;
  * *ret written only on success. Replaces atoi (banned). */
 int cmn_parse_long(const char *s, long min, long max, long *ret);
