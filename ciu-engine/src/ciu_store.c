@@ -125,17 +125,16 @@ int ciu_store_duplicate(cmn_store_t *st, const char *kind, const char *ciu, cons
 {
     cmn_param_t p[] = {P_TEXT(kind), P_TEXT(ciu),        P_TEXT(other_ciu),
                        P_TEXT(user), P_TEXT(other_user), P_INT(now)};
-    cmn_rows_t *rows = NULL;
-    int r = cmn_store_query(st,
-                            "INSERT INTO duplicates (kind, ciu, other_ciu, user_key, "
-                            "other_user_key, created_ms, status) VALUES ($1, $2, $3, $4, $5, $6, "
-                            "'open') ON CONFLICT (kind, ciu, user_key) DO NOTHING RETURNING id",
-                            p, 6, &rows);
-    if (r < 0)
-        return r;
-    *ret_new = cmn_rows_count(rows) == 1;
-    cmn_rows_destroy(&rows);
-    return 0;
+    int64_t id = 0;
+    int r = cmn_store_query_int(st,
+                                "INSERT INTO duplicates (kind, ciu, other_ciu, user_key, "
+                                "other_user_key, created_ms, status) VALUES ($1, $2, $3, $4, $5, "
+                                "$6, 'open') ON CONFLICT (kind, ciu, user_key) DO NOTHING "
+                                "RETURNING id",
+                                p, 6, 0, &id);
+    if (r == 0)
+        *ret_new = id > 0;
+    return r;
 }
 
 int ciu_store_media_add(cmn_store_t *st, const char *token, const char *path, const char *ciu,
@@ -153,17 +152,11 @@ int ciu_store_sync_queue(cmn_store_t *st, const char *ciu, int64_t now, const ch
                          int64_t *ret_row)
 {
     cmn_param_t p[] = {P_TEXT(ciu), P_INT(now), P_TEXT(trace), P_INT(cmn_shard_bucket(ciu))};
-    cmn_rows_t *rows = NULL;
-    int r = cmn_store_query(st,
-                            "INSERT INTO dhis2_sync (ciu, status, next_ms, created_ms, updated_ms, "
-                            "trace, shard) VALUES ($1, 'queued', $2, $2, $2, $3, $4) ON CONFLICT "
-                            "(ciu) DO NOTHING RETURNING id",
-                            p, 4, &rows);
-    if (r < 0)
-        return r;
-    *ret_row = cmn_rows_int(rows, 0, 0, 0);
-    cmn_rows_destroy(&rows);
-    return 0;
+    return cmn_store_query_int(st,
+                               "INSERT INTO dhis2_sync (ciu, status, next_ms, created_ms, "
+                               "updated_ms, trace, shard) VALUES ($1, 'queued', $2, $2, $2, $3, "
+                               "$4) ON CONFLICT (ciu) DO NOTHING RETURNING id",
+                               p, 4, 0, ret_row);
 }
 
 int ciu_store_done(cmn_store_t *st, const ciu_request_t *rq, int64_t now)

@@ -448,6 +448,18 @@ int cmn_store_query(cmn_store_t *st, const char *sql, const cmn_param_t *params,
     return cmn_store_run(st, sql, params, nparams, false, NULL, ret_rows);
 }
 
+int cmn_store_query_int(cmn_store_t *st, const char *sql, const cmn_param_t *params, int nparams,
+                        int64_t dflt, int64_t *ret_value)
+{
+    cmn_rows_t *rows = NULL;
+    int r = cmn_store_run(st, sql, params, nparams, false, NULL, &rows);
+
+    if (r == 0 && ret_value)
+        *ret_value = cmn_rows_int(rows, 0, 0, dflt);
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
 int cmn_store_begin(cmn_store_t *st)
 {
     if (!st)

@@ -189,7 +189,6 @@ int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, i
 {
     const conv_session_t *ss = rq->session;
     char id[CMN_ID_LEN];
-    cmn_rows_t *rows = NULL;
     int r = cmn_id_new(id);
 
     if (r < 0)
@@ -207,16 +206,12 @@ int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, i
                        P_INT(now),
                        P_TEXT(rq->trace),
                        P_INT(cmn_shard_bucket(rq->user))};
-    r = cmn_store_query(st,
-                        "INSERT INTO ciu_requests (req_id, user_key, channel, to_addr, lang, "
-                        "c_last, c_first, c_year, c_city, c_gender, created_ms, trace, shard) "
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-                        "RETURNING id",
-                        p, 13, &rows);
-    if (r == 0)
-        *ret_id = cmn_rows_int(rows, 0, 0, 0);
-    cmn_rows_destroy(&rows);
-    return r;
+    return cmn_store_query_int(st,
+                               "INSERT INTO ciu_requests (req_id, user_key, channel, to_addr, "
+                               "lang, c_last, c_first, c_year, c_city, c_gender, created_ms, "
+                               "trace, shard) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                               "$11, $12, $13) RETURNING id",
+                               p, 13, 0, ret_id);
 }
 
 int conv_store_purge(cmn_store_t *st, int64_t now, int64_t timeout_ms, int64_t marker_keep_ms,

@@ -141,12 +141,9 @@ static inline int tsv_boot(cmn_daemon_t *d, const tsv_dir_t *t, const char *name
 /* The first cell of a query as an integer (-1 on error or no row). */
 static inline int64_t tsv_int(cmn_store_t *st, const char *sql, const cmn_param_t *p, int n)
 {
-    cmn_rows_t *rows = NULL;
     int64_t v = -1;
 
-    if (cmn_store_query(st, sql, p, n, &rows) == 0)
-        v = cmn_rows_int(rows, 0, 0, -1);
-    cmn_rows_destroy(&rows);
+    cmn_store_query_int(st, sql, p, n, -1, &v);
     return v;
 }
 

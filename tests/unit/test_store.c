@@ -593,6 +593,34 @@ static void test_pg_reconnect(void **state)
     cmn_store_destroy(&st);
 }
 
+static void test_query_int(void **state)
+{
+    group_t *g = *state;
+    cmn_store_t *st = s_open(g);
+    cmn_param_t p[] = {P_TEXT("a")};
+    int64_t v = 7;
+
+    assert_int_equal(cmn_store_exec(st, s_create_t, NULL, 0, NULL), 0);
+    assert_int_equal(cmn_store_query_int(st, "SELECT count(*) FROM t", NULL, 0, -1, &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(cmn_store_query_int(st,
+                                         "INSERT INTO t (k, n) VALUES ($1, 42) ON CONFLICT (k) "
+                                         "DO NOTHING RETURNING n",
+                                         p, 1, -1, &v),
+                     0);
+    assert_int_equal(v, 42);
+    assert_int_equal(cmn_store_query_int(st,
+                                         "INSERT INTO t (k, n) VALUES ($1, 43) ON CONFLICT (k) "
+                                         "DO NOTHING RETURNING n",
+                                         p, 1, -1, &v),
+                     0);
+    assert_int_equal(v, -1); /* no row: the default */
+    assert_int_equal(cmn_store_query_int(st, "SELECT note FROM t", NULL, 0, -2, &v), 0);
+    assert_int_equal(v, -2); /* NULL: the default */
+    assert_int_not_equal(cmn_store_query_int(st, "SELECT nope FROM t", NULL, 0, -1, &v), 0);
+    cmn_store_destroy(&st);
+}
+
 /* Issue 6, item 5 (scans filter by shard): migration 004 adds the `shard` column
  * and fills it for the rows already stored, with the same FNV-1a bucket the
  * daemons compute (cmn_shard_bucket). */
@@ -769,6 +797,7 @@ int main(void)
         CASE(test_pg_reconnect),
         CASE(test_pg_server_paused),
         CASE(test_migrate_fills_shards),
+        CASE(test_query_int),
         cmocka_unit_test(test_url_redact),
     };
     int failed = 0;

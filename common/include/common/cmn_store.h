@@ -84,6 +84,12 @@ int cmn_store_exec(cmn_store_t *st, const char *sql, const cmn_param_t *params, 
 int cmn_store_query(cmn_store_t *st, const char *sql, const cmn_param_t *params, int nparams,
                     cmn_rows_t **ret_rows);
 
+/* Run a query and read the first column of its first row as an integer
+ * (INSERT ... RETURNING id, SELECT count(*), ...): *ret_value, or dflt when
+ * there is no row or the cell is NULL or not a number. Same errors. */
+int cmn_store_query_int(cmn_store_t *st, const char *sql, const cmn_param_t *params, int nparams,
+                        int64_t dflt, int64_t *ret_value);
+
 int cmn_rows_count(const cmn_rows_t *r);
 int cmn_rows_cols(const cmn_rows_t *r);
 /* Cell as text; NULL for SQL NULL or out of range. Borrowed from r. */
