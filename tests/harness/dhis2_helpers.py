@@ -162,7 +162,9 @@ def query(stack, sql, params=()):
     if stack.backend == "sqlite":
         con = sqlite3.connect(os.path.join(stack.data, "ciu.db"), timeout=30)
         try:
-            return [tuple(r) for r in con.execute(sql, params)]
+            rows = [tuple(r) for r in con.execute(sql, params)]
+            con.commit()
+            return rows
         finally:
             con.close()
     for p in params:  # psql -c has no binding: tests pass only trusted literals

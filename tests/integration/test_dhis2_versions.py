@@ -9,11 +9,14 @@ queued registrations (two of them people already in DHIS2, one in lower case
 and not enrolled, one enrolled) all sync, each person once, enrolled.
 Also: without DHIS2_BASE_URL the bridge keeps rows pending and says so once;
 with DHIS2_BASE_URL but a missing or malformed setting it stops at start
-with one line naming the variable (exit 78).
+with one line naming the variable (exit 78). Potential duplicates: a pair
+DHIS2 already holds, one it refuses to merge automatically, one whose other
+CIU is not in DHIS2, a flag.
 """
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from dhis2_helpers import (CIU_ATTR, FakeDhis2, admin, bridge_env, cius, log_text,  # noqa: E402
@@ -75,6 +78,66 @@ def one_version(backend, version):
             stack.cleanup()
         else:
             sys.stderr.write("test folder kept: %s\n" % stack.dir)
+
+
+def duplicates(backend):
+    """Potential duplicates: a pair DHIS2 already has (409), a pair DHIS2 will not
+    merge automatically, one whose other CIU never reached DHIS2, a flag."""
+    fake = FakeDhis2("2.42.0")
+    stack = Stack("dhis2-dups", backend, bridge_env(fake, DHIS2_AUTO_MERGE="true"))
+    ok = False
+    try:
+        migrate(stack)
+        c = cius(4, seed=300)
+        seed_queued(stack, c)
+        stack.start_daemon("ciu-dhis2-bridge")
+        stack.wait_healthy("ciu-dhis2-bridge")
+        wait_for(lambda: all(r[0] == "synced" for r in sync_rows(stack).values()), 30,
+                 "registrations synced")
+        te = {k: v[1] for k, v in sync_rows(stack).items()}
+        status, _ = fake.api("POST", "/api/potentialDuplicates",
+                             {"original": te[c[1]], "duplicate": te[c[2]]})
+        check(status == 200, "setting up a pair in the fake: %s" % status)
+        now = int(time.time() * 1000)
+        rows = [("number_other_ciu", c[2], c[1], "u1"), ("number_other_ciu", c[3], c[0], "u2"),
+                ("number_other_ciu", c[0], "ZZZZZZ9ZZ9", "u3"),
+                ("same_ciu_other_number", c[0], None, "u4")]
+        for kind, ciu, other, user in rows:
+            other_sql = "NULL" if other is None else "'%s'" % other
+            query(stack, "INSERT INTO duplicates (kind, ciu, other_ciu, user_key, created_ms, "
+                         "status) VALUES ('%s', '%s', %s, '%s', %d, 'open')"
+                  % (kind, ciu, other_sql, user, now))
+        def states():
+            got = query(stack, "SELECT kind, ciu, other_ciu, status, last_error FROM "
+                               "dhis2_duplicates")
+            return got if len(got) == 4 and all(r[3] != "pending" for r in got) else None
+        got = {(r[1], r[2] or ""): r for r in wait_for(states, 30, "duplicates sent")}
+        check(got[(c[2], c[1])][3] == "flagged", "pair already in DHIS2: %r" % (got,))
+        r = got[(c[3], c[0])]
+        check(r[3] == "flagged" and "cannot be merged automatically" in (r[4] or ""),
+              "auto-merge refused by DHIS2 should leave the pair open: %r" % (r,))
+        check(got[(c[0], "ZZZZZZ9ZZ9")][3] == "skipped", "pair with a CIU not in DHIS2")
+        check(got[(c[0], "")][3] == "flagged", "flag: %r" % (got[(c[0], "")],))
+        st = fake.state()
+        check(len(st["trackedEntities"]) == 4, "DHIS2 merged people by itself")
+        check(len(st["potentialDuplicates"]) == 2 and
+              all(d["status"] == "OPEN" for d in st["potentialDuplicates"]),
+              "potential duplicates in DHIS2: %r" % st["potentialDuplicates"])
+        flagged = [t for t in st["trackedEntities"] if t.get("potentialDuplicate")]
+        check([t["trackedEntity"] for t in flagged] == [te[c[0]]], "flagged: %r" % flagged)
+        codes = stack.stop()
+        check(codes.get("ciu-dhis2-bridge") == 0, "bridge exit code %r" % codes)
+        ok = True
+        print("duplicates [%s]: pair known (409), auto-merge refused, skipped, flag" % backend)
+    except Exception:
+        stack.stop()
+        stack.dump_logs()
+        fake.dump()
+        raise
+    finally:
+        fake.stop()
+        if ok:
+            stack.cleanup()
 
 
 def not_configured(backend):
@@ -143,6 +206,7 @@ def main():
     try:
         for v in VERSIONS:
             one_version(backend, v)
+        duplicates(backend)
         not_configured(backend)
         bad_settings(backend)
     except TestFailure as e:
