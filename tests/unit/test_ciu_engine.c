@@ -40,30 +40,35 @@ static void s_start(fix_t *f, bool qr)
     assert_non_null(f->server);
 }
 
-/* Confirmed answers of `user`, as the conversation stores them. */
-static void s_request(fix_t *f, const char *user, const char *last, const char *first,
-                      const char *year)
+/* Confirmed answers of `user`, as the conversation stores them; the row's id. */
+static int64_t s_request(fix_t *f, const char *user, const char *last, const char *first,
+                         const char *year)
 {
     char id[32];
+    int64_t row = 0;
 
     snprintf(id, sizeof(id), "r%d", ++f->seq);
     cmn_param_t p[] = {P_TEXT(id),    P_TEXT(user), P_TEXT(last),
                        P_TEXT(first), P_TEXT(year), P_INT(cmn_shard_bucket(user))};
-    assert_int_equal(cmn_store_exec(f->d.store,
-                                    "INSERT INTO ciu_requests (req_id, user_key, channel, "
-                                    "to_addr, lang, c_last, c_first, c_year, c_city, c_gender, "
-                                    "created_ms, trace, shard) VALUES ($1, $2, 'sim', "
-                                    "'+243810000001', 'fr', $3, $4, $5, 'DA', '1', 1, $1, $6)",
-                                    p, 6, NULL),
+    assert_int_equal(cmn_store_query_int(f->d.store,
+                                         "INSERT INTO ciu_requests (req_id, user_key, channel, "
+                                         "to_addr, lang, c_last, c_first, c_year, c_city, "
+                                         "c_gender, created_ms, trace, shard) VALUES ($1, $2, "
+                                         "'sim', '+243810000001', 'fr', $3, $4, $5, 'DA', '1', 1, "
+                                         "$1, $6) RETURNING id",
+                                         p, 6, 0, &row),
                      0);
+    return row;
 }
 
-static int s_wake(fix_t *f, const char *user)
+/* The wake-up the conversation sends (the engine uses the person). */
+static int s_wake(fix_t *f, const char *user, int64_t row)
 {
     cmn_msg_t m;
 
     cmn_msg_init(&m, CMN_MSG_CIU_REQUEST, NULL);
     cmn_strlcpy(m.user, user, sizeof(m.user));
+    m.row = row;
     return ciu_engine_batch(ENGINE(f), &m, 1);
 }
 
@@ -109,8 +114,8 @@ static void test_issue(void **state)
                                     "VALUES ('alice', 'fr', 7, 1)",
                                     NULL, 0, NULL),
                      0);
-    s_request(f, "alice", "MBE", "IBR", "7");
-    assert_int_equal(s_wake(f, "alice"), 0);
+    int64_t row = s_request(f, "alice", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "alice", row), 0);
     assert_int_equal(s_replies(f, "alice", "%MBEIBR7DA1%"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM registry WHERE ciu = 'MBEIBR7DA1'"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM ciu_requests"), 0);
@@ -123,7 +128,7 @@ static void test_issue(void **state)
                              p, 1),
                      1);
     /* a repeated wake-up does nothing */
-    assert_int_equal(s_wake(f, "alice"), 0);
+    assert_int_equal(s_wake(f, "alice", row), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM outbox"), 1);
 }
 
@@ -145,12 +150,12 @@ static void test_registry_and_duplicates(void **state)
     assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE kind = "
                                 "'same_ciu_other_number' AND user_key = 'bob'"),
                      1);
-    s_request(f, "bob", "MBE", "IBR", "7");
-    assert_int_equal(s_wake(f, "bob"), 0);
+    int64_t row = s_request(f, "bob", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "bob", row), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates"), 1); /* once */
     /* a number that obtains another CIU */
-    s_request(f, "alice", "KAL", "GED", "5");
-    assert_int_equal(s_wake(f, "alice"), 0);
+    row = s_request(f, "alice", "KAL", "GED", "5");
+    assert_int_equal(s_wake(f, "alice", row), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE kind = "
                                 "'number_other_ciu' AND other_ciu = 'MBEIBR7DA1' AND ciu = "
                                 "'KALGED5DA1'"),
@@ -170,11 +175,11 @@ static void test_registry_race(void **state)
         skip();
     s_start(f, false);
     tsv_pg_once(f->d.store, "INSERT ON registry", TSV_PG_HOLD);
-    s_request(f, "alice", "MBE", "IBR", "7");
+    int64_t row = s_request(f, "alice", "MBE", "IBR", "7");
     tsv_racer_start(&x, f->g,
                     "INSERT INTO registry (ciu, reg_key, first_user_key, request_count, "
                     "first_ms, last_ms) VALUES ('MBEIBR7DA1', 'k', 'zoe', 1, 1, 1)");
-    assert_int_equal(s_wake(f, "alice"), 0);
+    assert_int_equal(s_wake(f, "alice", row), 0);
     tsv_racer_join(&x);
     assert_int_equal(s_count(f, "SELECT request_count FROM registry"), 2);
     assert_int_equal(s_replies(f, "alice", "%déjà%"), 1);
@@ -191,8 +196,8 @@ static void test_qr_file(void **state)
     char path[512];
 
     s_start(f, true);
-    s_request(f, "alice", "MBE", "IBR", "7");
-    assert_int_equal(s_wake(f, "alice"), 0);
+    int64_t row = s_request(f, "alice", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "alice", row), 0);
     assert_int_equal(s_files(f), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM media WHERE ciu = 'MBEIBR7DA1'"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM outbox WHERE media_url LIKE '%/media/qr/%'"),
@@ -222,8 +227,8 @@ static void test_qr_retry_one_file(void **state)
         skip();
     s_start(f, true);
     tsv_pg_once(f->d.store, "INSERT ON outbox", "RAISE EXCEPTION 'injected failure'");
-    s_request(f, "alice", "MBE", "IBR", "7");
-    assert_int_equal(s_wake(f, "alice"), 0);
+    int64_t row = s_request(f, "alice", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "alice", row), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM media"), 1);
     assert_int_equal(s_files(f), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM outbox"), 1);
@@ -235,8 +240,8 @@ static void test_invalid_request(void **state)
     fix_t *f = *state;
 
     s_start(f, false);
-    s_request(f, "alice", "M1E", "IBR", "7");
-    assert_int_equal(s_wake(f, "alice"), 0);
+    int64_t row = s_request(f, "alice", "M1E", "IBR", "7");
+    assert_int_equal(s_wake(f, "alice", row), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM ciu_requests"), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM registry"), 0);
     assert_int_equal(s_count(f, "SELECT count(*) FROM outbox"), 1);
