@@ -11,7 +11,8 @@ Also: without DHIS2_BASE_URL the bridge keeps rows pending and says so once;
 with DHIS2_BASE_URL but a missing or malformed setting it stops at start
 with one line naming the variable (exit 78). Potential duplicates: a pair
 DHIS2 already holds, one it refuses to merge automatically, one whose other
-CIU is not in DHIS2, a flag.
+CIU is not in DHIS2, a flag. Two bridge replicas on one store: each
+person once.
 """
 import os
 import subprocess
@@ -140,6 +141,58 @@ def duplicates(backend):
             stack.cleanup()
 
 
+def replicas(backend):
+    """Two bridges on one store: every registration synced once, both working."""
+    fake = FakeDhis2("2.42.0", delay_ms=60)
+    stack = Stack("dhis2-replicas", backend, bridge_env(fake, DHIS2_BATCH_SIZE=10,
+                                                       DHIS2_CONCURRENCY=2))
+    sock = os.path.join(stack.dir, "s")
+    stack.env["CIU_DHIS2_ENDPOINTS"] = "ipc://%s/dhis2,ipc://%s/dhis2b" % (sock, sock)
+    second = None
+    ok = False
+    try:
+        migrate(stack)
+        n = 300
+        seed_queued(stack, cius(n, seed=500))
+        env2 = dict(stack.env, CIU_BIND="ipc://%s/dhis2b" % sock,
+                    CIU_DHIS2_EVENTS="ipc://%s/ev-dhis2b" % sock)
+        log2 = open(os.path.join(stack.dir, "bridge-b.log"), "wb")
+        second = subprocess.Popen([stack.binary("ciu-dhis2-bridge"), "--port-file",
+                                   os.path.join(stack.dir, "b.ports")], cwd=stack.dir, env=env2,
+                                  stdout=log2, stderr=subprocess.STDOUT)
+        log2.close()
+        stack.start_daemon("ciu-dhis2-bridge")
+        wait_for(lambda: all(r[0] == "synced" for r in sync_rows(stack).values()), 90,
+                 "every registration synced by two bridges")
+        st = fake.state()
+        values = [t["attributes"].get(CIU_ATTR) for t in st["trackedEntities"]]
+        check(len(values) == n and len(set(values)) == n, "%d people for %d CIUs" % (
+            len(values), n))
+        text_a = log_text(stack)
+        text_b = open(os.path.join(stack.dir, "bridge-b.log"), errors="replace").read()
+        check("synced: tracked entity" in text_a and "synced: tracked entity" in text_b,
+              "one of the two bridges did nothing")
+        check(len(query(stack, "SELECT replica FROM dhis2_bridges")) == 2, "bridge states")
+        second.terminate()
+        check(second.wait(30) == 0, "second bridge exit code")
+        codes = stack.stop()
+        check(codes.get("ciu-dhis2-bridge") == 0, "bridge exit code %r" % codes)
+        ok = True
+        print("replicas [%s]: %d registrations, two bridges, each person once" % (backend, n))
+    except Exception:
+        stack.stop()
+        stack.dump_logs()
+        fake.dump()
+        raise
+    finally:
+        if second and second.poll() is None:
+            second.kill()
+            second.wait()
+        fake.stop()
+        if ok:
+            stack.cleanup()
+
+
 def not_configured(backend):
     stack = Stack("dhis2-off", backend, {"LOG_LEVEL": "info"})
     ok = False
@@ -207,6 +260,7 @@ def main():
         for v in VERSIONS:
             one_version(backend, v)
         duplicates(backend)
+        replicas(backend)
         not_configured(backend)
         bad_settings(backend)
     except TestFailure as e:
