@@ -26,6 +26,7 @@
 #define S_BODY_MAX ((size_t)8 << 20)
 #define S_FAILED_SHOWN 10       /* failed enrolments listed by status */
 #define S_PROBE_CIU "ZZZZZZ0ZZ0" /* a CIU nobody has: the search must answer, empty */
+#define S_PROBE_CIU_1 "ZZZZZZ0ZZ1" /* the dry run's registration (gender 1) */
 
 typedef struct {
     bool json;
@@ -177,8 +178,10 @@ static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
     return cmn_str_append(&r->body, data, len) == 0 ? len : 0;
 }
 
-/* Blocking GET. status 0 when there was no answer (error says why). */
-static void s_get(const dhis_config_t *c, const char *url, bool auth, s_resp_t *r)
+/* Blocking GET, or POST of a JSON body. status 0 when there was no answer
+ * (error says why). */
+static void s_call(const dhis_config_t *c, const char *url, bool auth, const char *body,
+                   s_resp_t *r)
 {
     CURL *h = curl_easy_init();
     struct curl_slist *hd = NULL;
@@ -191,6 +194,10 @@ static void s_get(const dhis_config_t *c, const char *url, bool auth, s_resp_t *
     hd = curl_slist_append(hd, "Accept: application/json");
     if (auth && c->auth_header)
         hd = curl_slist_append(hd, c->auth_header);
+    if (body) {
+        hd = curl_slist_append(hd, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -214,6 +221,11 @@ static void s_get(const dhis_config_t *c, const char *url, bool auth, s_resp_t *
     curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &r->seconds);
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
+}
+
+static void s_get(const dhis_config_t *c, const char *url, bool auth, s_resp_t *r)
+{
+    s_call(c, url, auth, NULL, r);
 }
 
 /* GET base + path (+ query), parsed as JSON on 200. *ret_json NULL otherwise. */
@@ -523,6 +535,43 @@ static int s_check(const s_opts_t *o)
         free(found);
         cmn_str_free(&url);
         cmn_str_free(&r.body);
+    }
+
+    /* a registration as the bridge makes it, validated but not stored: sharing,
+     * org units, mandatory attributes, the gender value of an option set... */
+    {
+        cmn_str_t url = CMN_STR_INIT(8192);
+        char te[DHIS_UID_LEN], enr[DHIS_UID_LEN], day[11];
+        dhis_report_t rep = {0};
+        dhis_date(cmn_now_ms(), day);
+        dhis_uid_new(te);
+        dhis_uid_new(enr);
+        dhis_item_t item = {S_PROBE_CIU_1, te, enr, cfg->org_unit, day, true};
+        char *body = dhis_body_import(cfg, &item, 1);
+        if (body && dhis_url_import(cfg, false, &url) == 0 &&
+            cmn_str_appends(&url, "&importMode=VALIDATE") == 0) {
+            s_call(cfg, cmn_str_cstr(&url), true, body, &r);
+            if ((r.status == 200 || r.status == 409) &&
+                dhis_parse_report(cmn_str_cstr(&r.body), &rep) == 0 && rep.nerrors == 0) {
+                s_report(&k, "ok", "dry run",
+                         "a registration as the bridge sends it passes DHIS2's validation "
+                         "(importMode=VALIDATE, nothing stored)");
+            } else if (rep.nerrors > 0) {
+                s_report(&k, "FAIL", "dry run",
+                         "DHIS2 would refuse a registration: %s: %s (%zu error%s; see "
+                         "docs/dhis2.md, section 4)",
+                         rep.errors[0].code, rep.errors[0].message, rep.nerrors,
+                         rep.nerrors == 1 ? "" : "s");
+            } else {
+                s_resp_text(&r, text, sizeof(text));
+                s_report(&k, "FAIL", "dry run", "POST /api/tracker (importMode=VALIDATE): %s",
+                         text);
+            }
+            cmn_str_free(&r.body);
+        }
+        dhis_report_free(&rep);
+        free(body);
+        cmn_str_free(&url);
     }
 
     /* merging */

@@ -39,7 +39,8 @@ def main():
                                                                           err))
             check(not lines(out, "FAIL") and "all checks passed" in out, out)
             for name in ("reachable", "authentication", "version", "tracked entity type",
-                         "program", "CIU attribute", "gender attribute", "org unit", "search"):
+                         "program", "CIU attribute", "gender attribute", "org unit", "search",
+                         "dry run"):
                 check(any(l.startswith("ok    " + name) for l in out.splitlines()),
                       "no passing '%s' line:\n%s" % (name, out))
             check("DHIS2 %s" % version in out, "version not shown:\n" + out)
