@@ -119,8 +119,8 @@ static void test_issue(void **state)
     assert_int_equal(s_replies(f, "alice", "%MBEIBR7DA1%"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM registry WHERE ciu = 'MBEIBR7DA1'"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM ciu_requests"), 0);
+    assert_int_equal(s_count(f, "SELECT count(*) FROM sessions WHERE step = 7"), 1); /* untouched */
     assert_int_equal(s_count(f, "SELECT count(*) FROM ciu_done WHERE user_key = 'alice'"), 1);
-    assert_int_equal(s_count(f, "SELECT count(*) FROM sessions WHERE step = 7"), 1);
     cmn_param_t p[] = {P_INT(cmn_shard_bucket("MBEIBR7DA1"))};
     assert_int_equal(tsv_int(f->d.store,
                              "SELECT count(*) FROM dhis2_sync WHERE ciu = 'MBEIBR7DA1' AND "
