@@ -4,6 +4,7 @@ conditions (never fixed sleeps).
 """
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -125,6 +126,7 @@ class FakeDhis2:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def dump(self):
         try:
