@@ -22,10 +22,10 @@
 #include "dhis_api.h"
 #include "dhis_config.h"
 
-#define S_EXIT_CHECK 1          /* a check failed */
+#define S_EXIT_CHECK 1 /* a check failed */
 #define S_BODY_MAX ((size_t)8 << 20)
-#define S_FAILED_SHOWN 10       /* failed enrolments listed by status */
-#define S_PROBE_CIU "ZZZZZZ0ZZ0" /* a CIU nobody has: the search must answer, empty */
+#define S_FAILED_SHOWN 10          /* failed enrolments listed by status */
+#define S_PROBE_CIU "ZZZZZZ0ZZ0"   /* a CIU nobody has: the search must answer, empty */
 #define S_PROBE_CIU_1 "ZZZZZZ0ZZ1" /* the dry run's registration (gender 1) */
 
 typedef struct {
@@ -157,8 +157,8 @@ static void s_report(s_check_t *k, const char *status, const char *name, const c
     else if (strcmp(status, "warn") == 0)
         k->warnings++;
     if (k->json) {
-        json_array_append_new(k->list, json_pack("{s:s, s:s, s:s}", "check", name, "status",
-                                                 status, "detail", detail));
+        json_array_append_new(k->list, json_pack("{s:s, s:s, s:s}", "check", name, "status", status,
+                                                 "detail", detail));
         return;
     }
     printf("%-5s %s: %s\n", status, name, detail);
@@ -255,7 +255,8 @@ static bool s_has_id(json_t *list, const char *inner, const char *uid)
 {
     size_t i;
     json_t *o;
-    json_array_foreach(list, i, o) {
+    json_array_foreach(list, i, o)
+    {
         json_t *x = inner ? json_object_get(o, inner) : o;
         const char *id = json_string_value(json_object_get(x, "id"));
         if (id && strcmp(id, uid) == 0)
@@ -331,7 +332,8 @@ static void s_check_org_unit(s_check_t *k, const char *uid, const char *what, js
     bool capture = false;
     size_t i;
     json_t *o;
-    json_array_foreach(json_object_get(me, "organisationUnits"), i, o) {
+    json_array_foreach(json_object_get(me, "organisationUnits"), i, o)
+    {
         const char *id = json_string_value(json_object_get(o, "id"));
         if (id && ou_path && strstr(ou_path, id))
             capture = true;
@@ -408,14 +410,13 @@ static int s_check(const s_opts_t *o)
     s_get_json(cfg, "/api/me?fields=id,username,authorities,organisationUnits[id]", &r, &me);
     if (me == NULL) {
         s_resp_text(&r, text, sizeof(text));
-        s_report(&k, "FAIL", "authentication",
-                 "%s: %s", text,
+        s_report(&k, "FAIL", "authentication", "%s: %s", text,
                  r.status == 401 ? (cfg->auth_header ? "the token is refused (expired, revoked, "
                                                        "or not copied whole?): fix "
                                                        "DHIS2_API_TOKEN"
                                                      : "user or password refused: fix "
                                                        "DHIS2_API_USERNAME / DHIS2_API_PASSWORD")
-                                  : "the user cannot read /api/me");
+                                 : "the user cannot read /api/me");
         cmn_str_free(&r.body);
         goto done;
     }
@@ -475,8 +476,8 @@ static int s_check(const s_opts_t *o)
     } else {
         const char *pname = json_string_value(json_object_get(program, "name"));
         const char *ptype = json_string_value(json_object_get(program, "programType"));
-        const char *ptet = json_string_value(
-            json_object_get(json_object_get(program, "trackedEntityType"), "id"));
+        const char *ptet =
+            json_string_value(json_object_get(json_object_get(program, "trackedEntityType"), "id"));
         if (ptype && strcmp(ptype, "WITH_REGISTRATION") != 0)
             s_report(&k, "FAIL", "program",
                      "'%s' (%s) is an event program (%s): use a tracker program (with "
@@ -495,11 +496,10 @@ static int s_check(const s_opts_t *o)
 
     /* attributes */
     json_t *tet_attrs = tet ? json_object_get(tet, "trackedEntityTypeAttributes") : NULL;
-    s_check_attribute(&k, "CIU attribute", "DHIS2_CIU_ATTRIBUTE", cfg->ciu_attr, true,
-                      tet_attrs);
+    s_check_attribute(&k, "CIU attribute", "DHIS2_CIU_ATTRIBUTE", cfg->ciu_attr, true, tet_attrs);
     if (cfg->gender_attr[0])
-        s_check_attribute(&k, "gender attribute", "DHIS2_GENDER_ATTRIBUTE", cfg->gender_attr,
-                          false, tet_attrs);
+        s_check_attribute(&k, "gender attribute", "DHIS2_GENDER_ATTRIBUTE", cfg->gender_attr, false,
+                          tet_attrs);
     if (cfg->birth_attr[0])
         s_check_attribute(&k, "birth digit attribute", "DHIS2_BIRTH_DIGIT_ATTRIBUTE",
                           cfg->birth_attr, false, tet_attrs);
@@ -520,10 +520,11 @@ static int s_check(const s_opts_t *o)
         size_t nfound = 0;
         dhis_url_search(cfg, &d, one, 1, &url);
         s_get(cfg, cmn_str_cstr(&url), true, &r);
-        if (r.status == 200 && dhis_parse_search(cfg, cmn_str_cstr(&r.body), &found,
-                                                 &nfound) == 0) {
-            s_report(&k, "ok", "search", "by tracked entity type and CIU attribute answers "
-                                         "(%.0f ms)",
+        if (r.status == 200 &&
+            dhis_parse_search(cfg, cmn_str_cstr(&r.body), &found, &nfound) == 0) {
+            s_report(&k, "ok", "search",
+                     "by tracked entity type and CIU attribute answers "
+                     "(%.0f ms)",
                      r.seconds * 1000);
         } else {
             s_resp_text(&r, text, sizeof(text));
@@ -579,7 +580,8 @@ static int s_check(const s_opts_t *o)
         bool can = false;
         size_t i;
         json_t *a;
-        json_array_foreach(json_object_get(me, "authorities"), i, a) {
+        json_array_foreach(json_object_get(me, "authorities"), i, a)
+        {
             const char *s = json_string_value(a);
             if (s && (strcmp(s, "ALL") == 0 || strcmp(s, "F_TRACKED_ENTITY_MERGE") == 0))
                 can = true;
@@ -666,7 +668,10 @@ static void s_close(s_db_t *db)
         cmn_settings_free(&db->settings);
 }
 
-static json_t *s_jtext(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *s_jtext(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
 
 static int s_status(const s_opts_t *o)
 {
@@ -683,23 +688,27 @@ static int s_status(const s_opts_t *o)
     cmn_param_t lim[] = {P_INT(S_FAILED_SHOWN)};
     if (cmn_store_query(st, "SELECT status, COUNT(*) FROM dhis2_sync GROUP BY status", NULL, 0,
                         &counts) < 0 ||
-        cmn_store_query(st, "SELECT MIN(created_ms) FROM dhis2_sync WHERE status IN ('queued', "
-                            "'pending')",
+        cmn_store_query(st,
+                        "SELECT MIN(created_ms) FROM dhis2_sync WHERE status IN ('queued', "
+                        "'pending')",
                         NULL, 0, &oldest) < 0 ||
-        cmn_store_query(st, "SELECT updated_ms, status, http_status, error_codes, last_error FROM "
-                            "dhis2_sync WHERE last_error IS NOT NULL ORDER BY updated_ms DESC, id "
-                            "DESC LIMIT 1",
+        cmn_store_query(st,
+                        "SELECT updated_ms, status, http_status, error_codes, last_error FROM "
+                        "dhis2_sync WHERE last_error IS NOT NULL ORDER BY updated_ms DESC, id "
+                        "DESC LIMIT 1",
                         NULL, 0, &last) < 0 ||
-        cmn_store_query(st, "SELECT replica, state, version, detail, since_ms, updated_ms FROM "
-                            "dhis2_bridges ORDER BY replica",
+        cmn_store_query(st,
+                        "SELECT replica, state, version, detail, since_ms, updated_ms FROM "
+                        "dhis2_bridges ORDER BY replica",
                         NULL, 0, &bridges) < 0 ||
-        cmn_store_query(st, "SELECT status, COUNT(*) FROM dhis2_duplicates GROUP BY status",
-                        NULL, 0, &dups) < 0 ||
-        cmn_store_query(st, "SELECT id, ciu, error_codes, last_error, updated_ms FROM dhis2_sync "
-                            "WHERE status = 'failed' ORDER BY updated_ms DESC, id DESC LIMIT $1",
+        cmn_store_query(st, "SELECT status, COUNT(*) FROM dhis2_duplicates GROUP BY status", NULL,
+                        0, &dups) < 0 ||
+        cmn_store_query(st,
+                        "SELECT id, ciu, error_codes, last_error, updated_ms FROM dhis2_sync "
+                        "WHERE status = 'failed' ORDER BY updated_ms DESC, id DESC LIMIT $1",
                         lim, 1, &failed) < 0) {
-        code = s_fail(CMN_EXIT_UNAVAILABLE, "cannot read the DHIS2 queue: %s",
-                      cmn_store_errmsg(st));
+        code =
+            s_fail(CMN_EXIT_UNAVAILABLE, "cannot read the DHIS2 queue: %s", cmn_store_errmsg(st));
         goto out;
     }
     const char *base = db.settings.dhis2_base_url;
@@ -725,11 +734,10 @@ static int s_status(const s_opts_t *o)
                             oldest_ms ? json_integer((now - oldest_ms) / 1000) : json_null());
         if (cmn_rows_count(last) > 0) {
             s_iso(cmn_rows_int(last, 0, 0, 0), when);
-            le = json_pack("{s:s, s:s, s:I, s:o, s:o}", "at", when, "status",
-                           cmn_rows_get(last, 0, 1), "http_status",
-                           (json_int_t)cmn_rows_int(last, 0, 2, 0), "error_codes",
-                           s_jtext(cmn_rows_get(last, 0, 3)), "message",
-                           s_jtext(cmn_rows_get(last, 0, 4)));
+            le = json_pack(
+                "{s:s, s:s, s:I, s:o, s:o}", "at", when, "status", cmn_rows_get(last, 0, 1),
+                "http_status", (json_int_t)cmn_rows_int(last, 0, 2, 0), "error_codes",
+                s_jtext(cmn_rows_get(last, 0, 3)), "message", s_jtext(cmn_rows_get(last, 0, 4)));
         }
         json_object_set_new(j, "last_error", le);
         for (int i = 0; i < cmn_rows_count(bridges); i++) {
@@ -740,8 +748,7 @@ static int s_status(const s_opts_t *o)
                 b, json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "replica",
                              cmn_rows_get(bridges, i, 0), "state", cmn_rows_get(bridges, i, 1),
                              "version", s_jtext(cmn_rows_get(bridges, i, 2)), "detail",
-                             s_jtext(cmn_rows_get(bridges, i, 3)), "since", since, "seen",
-                             seen));
+                             s_jtext(cmn_rows_get(bridges, i, 3)), "since", since, "seen", seen));
         }
         json_object_set_new(j, "bridges", b);
         for (int i = 0; i < cmn_rows_count(dups); i++)
@@ -750,12 +757,11 @@ static int s_status(const s_opts_t *o)
         json_object_set_new(j, "duplicates", u);
         for (int i = 0; i < cmn_rows_count(failed); i++) {
             s_iso(cmn_rows_int(failed, i, 4, 0), when);
-            json_array_append_new(
-                f, json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",
-                             (json_int_t)cmn_rows_int(failed, i, 0, 0), "ciu",
-                             cmn_rows_get(failed, i, 1), "error_codes",
-                             s_jtext(cmn_rows_get(failed, i, 2)), "message",
-                             s_jtext(cmn_rows_get(failed, i, 3)), "at", when));
+            json_array_append_new(f, json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",
+                                               (json_int_t)cmn_rows_int(failed, i, 0, 0), "ciu",
+                                               cmn_rows_get(failed, i, 1), "error_codes",
+                                               s_jtext(cmn_rows_get(failed, i, 2)), "message",
+                                               s_jtext(cmn_rows_get(failed, i, 3)), "at", when));
         }
         json_object_set_new(j, "failed", f);
         code = s_print_json(j);
@@ -785,8 +791,7 @@ static int s_status(const s_opts_t *o)
            n[3] ? " (fix, then: ciu-admin dhis2 retry --failed)" : "");
     if (cmn_rows_count(last) > 0) {
         s_iso(cmn_rows_int(last, 0, 0, 0), when);
-        printf("%-18s%s %s%s%s %s\n", "last error:", when,
-               cmn_rows_get(last, 0, 3) ? "[" : "",
+        printf("%-18s%s %s%s%s %s\n", "last error:", when, cmn_rows_get(last, 0, 3) ? "[" : "",
                cmn_rows_get(last, 0, 3) ? cmn_rows_get(last, 0, 3) : "",
                cmn_rows_get(last, 0, 3) ? "]" : "", cmn_rows_get(last, 0, 4));
     } else {

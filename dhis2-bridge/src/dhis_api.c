@@ -14,8 +14,8 @@
 #include "dhis_config.h"
 
 #define S_QUERY_MAX 65536
-#define S_SEARCH_FIELDS                                                                          \
-    "trackedEntity,orgUnit,attributes[attribute,value],"                                        \
+#define S_SEARCH_FIELDS                                                                            \
+    "trackedEntity,orgUnit,attributes[attribute,value],"                                           \
     "enrollments[enrollment,program,status,deleted]"
 
 /* ---- versions ------------------------------------------------------------ */
@@ -189,9 +189,9 @@ static int s_add_attr(json_t *attrs, const char *attr, const char *value)
 
 static json_t *s_enrollment(const dhis_config_t *c, const dhis_item_t *it, bool with_te)
 {
-    json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "enrollment", it->enrollment,
-                          "program", c->program, "orgUnit", it->org_unit, "enrolledAt",
-                          it->enrolled_at, "occurredAt", it->enrolled_at, "status", "ACTIVE");
+    json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "enrollment", it->enrollment, "program",
+                          c->program, "orgUnit", it->org_unit, "enrolledAt", it->enrolled_at,
+                          "occurredAt", it->enrolled_at, "status", "ACTIVE");
     if (e && with_te && json_object_set_new(e, "trackedEntity", json_string(it->te)) < 0) {
         json_decref(e);
         return NULL;
@@ -261,8 +261,8 @@ char *dhis_body_duplicate(const char *original, const char *duplicate)
 {
     if (!dhis_uid_valid(original) || !dhis_uid_valid(duplicate))
         return NULL;
-    json_t *j = json_pack("{s:s, s:s, s:s}", "original", original, "duplicate", duplicate,
-                          "status", "OPEN");
+    json_t *j = json_pack("{s:s, s:s, s:s}", "original", original, "duplicate", duplicate, "status",
+                          "OPEN");
     char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return out;
@@ -275,8 +275,9 @@ char *dhis_body_flag(const char *entity_json)
     const char *uid = NULL, *type = NULL, *ou = NULL;
     char *out = NULL;
 
-    if (in == NULL || json_unpack(in, "{s:s, s:s, s:s}", "trackedEntity", &uid,
-                                  "trackedEntityType", &type, "orgUnit", &ou) < 0 ||
+    if (in == NULL ||
+        json_unpack(in, "{s:s, s:s, s:s}", "trackedEntity", &uid, "trackedEntityType", &type,
+                    "orgUnit", &ou) < 0 ||
         !dhis_uid_valid(uid) || !dhis_uid_valid(type) || !dhis_uid_valid(ou))
         goto out;
     te = json_pack("{s:s, s:s, s:s, s:b, s:b}", "trackedEntity", uid, "trackedEntityType", type,
@@ -314,8 +315,7 @@ static void s_upper(char *s)
         *s = (char)toupper((unsigned char)*s);
 }
 
-int dhis_parse_search(const dhis_config_t *c, const char *body, dhis_found_t **ret,
-                      size_t *ret_n)
+int dhis_parse_search(const dhis_config_t *c, const char *body, dhis_found_t **ret, size_t *ret_n)
 {
     json_t *j = body ? json_loads(body, 0, NULL) : NULL;
     json_t *list, *te;
@@ -338,7 +338,8 @@ int dhis_parse_search(const dhis_config_t *c, const char *body, dhis_found_t **r
         r = -ENOMEM;
         goto out;
     }
-    json_array_foreach(list, i, te) {
+    json_array_foreach(list, i, te)
+    {
         dhis_found_t *f = &found[n];
         const char *uid = json_string_value(json_object_get(te, "trackedEntity"));
         const char *ou = json_string_value(json_object_get(te, "orgUnit"));
@@ -350,7 +351,8 @@ int dhis_parse_search(const dhis_config_t *c, const char *body, dhis_found_t **r
         cmn_strlcpy(f->te, uid, sizeof(f->te));
         if (dhis_uid_valid(ou))
             cmn_strlcpy(f->org_unit, ou, sizeof(f->org_unit));
-        json_array_foreach(attrs, k, a) {
+        json_array_foreach(attrs, k, a)
+        {
             const char *id = json_string_value(json_object_get(a, "attribute"));
             const char *v = json_string_value(json_object_get(a, "value"));
             if (id && v && strcmp(id, c->ciu_attr) == 0 && strlen(v) < sizeof(f->ciu)) {
@@ -359,7 +361,8 @@ int dhis_parse_search(const dhis_config_t *c, const char *body, dhis_found_t **r
             }
         }
         enrs = json_object_get(te, "enrollments");
-        json_array_foreach(enrs, k, e) {
+        json_array_foreach(enrs, k, e)
+        {
             const char *p = json_string_value(json_object_get(e, "program"));
             if (p && strcmp(p, c->program) == 0 && !json_is_true(json_object_get(e, "deleted")))
                 f->enrolled = true;
@@ -398,7 +401,8 @@ static int s_report_errors(json_t *list, dhis_report_t *rep)
     rep->errors = calloc(json_array_size(list), sizeof(*rep->errors));
     if (rep->errors == NULL)
         return -ENOMEM;
-    json_array_foreach(list, i, e) {
+    json_array_foreach(list, i, e)
+    {
         dhis_error_t *er = &rep->errors[rep->nerrors++];
         s_copy(er->code, sizeof(er->code), json_object_get(e, "errorCode"));
         s_copy(er->type, sizeof(er->type), json_object_get(e, "trackerType"));
@@ -413,15 +417,17 @@ static int s_report_done(json_t *bundle, dhis_report_t *rep)
     json_t *map = json_object_get(bundle, "typeReportMap"), *tr, *o;
     const char *key;
     size_t total = 0, i;
-    json_object_foreach(map, key, tr)
-        total += json_array_size(json_object_get(tr, "objectReports"));
+    json_object_foreach(map, key, tr) total +=
+        json_array_size(json_object_get(tr, "objectReports"));
     if (total == 0)
         return 0;
     rep->done = calloc(total, sizeof(*rep->done));
     if (rep->done == NULL)
         return -ENOMEM;
-    json_object_foreach(map, key, tr) {
-        json_array_foreach(json_object_get(tr, "objectReports"), i, o) {
+    json_object_foreach(map, key, tr)
+    {
+        json_array_foreach(json_object_get(tr, "objectReports"), i, o)
+        {
             const char *uid = json_string_value(json_object_get(o, "uid"));
             json_t *errs = json_object_get(o, "errorReports");
             if (dhis_uid_valid(uid) && json_array_size(errs) == 0)
@@ -582,7 +588,10 @@ bool dhis_link_probe_due(const dhis_link_t *l, int64_t now)
     return l->state != DHIS_LINK_UP && !l->probing && now >= l->probe_at_ms;
 }
 
-void dhis_link_probe_start(dhis_link_t *l) { l->probing = true; }
+void dhis_link_probe_start(dhis_link_t *l)
+{
+    l->probing = true;
+}
 
 bool dhis_link_report(dhis_link_t *l, dhis_call_t outcome, bool probe, int64_t now)
 {

@@ -55,8 +55,8 @@ int dhis_url_info(const struct dhis_config *c, cmn_str_t *out);
 /* GET /api/tracker/trackedEntities by the CIU attribute, for n CIUs
  * (`eq` for one, `in` for several), by tracked entity type, with the
  * enrolments in the program. */
-int dhis_url_search(const struct dhis_config *c, const dhis_dialect_t *d,
-                    const char *const *cius, size_t n, cmn_str_t *out);
+int dhis_url_search(const struct dhis_config *c, const dhis_dialect_t *d, const char *const *cius,
+                    size_t n, cmn_str_t *out);
 /* POST /api/tracker, synchronous, one object failing does not fail the others. */
 int dhis_url_import(const struct dhis_config *c, bool update_only, cmn_str_t *out);
 /* GET /api/tracker/trackedEntities/{te} with what a flag update must echo. */
@@ -69,12 +69,12 @@ int dhis_url_merge(const struct dhis_config *c, const char *id, cmn_str_t *out);
 /* ---- bodies (caller frees; NULL on ENOMEM or a bad argument) --------------- */
 
 typedef struct {
-    const char *ciu;            /* upper case, 10 characters */
-    const char *te;             /* the tracked entity: ours (create) or the one found */
-    const char *enrollment;     /* generated enrollment UID */
+    const char *ciu;        /* upper case, 10 characters */
+    const char *te;         /* the tracked entity: ours (create) or the one found */
+    const char *enrollment; /* generated enrollment UID */
     const char *org_unit;
-    const char *enrolled_at;    /* YYYY-MM-DD */
-    bool create;                /* true: new tracked entity with its enrollment; false: enroll te */
+    const char *enrolled_at; /* YYYY-MM-DD */
+    bool create;             /* true: new tracked entity with its enrollment; false: enroll te */
 } dhis_item_t;
 
 /* JSON body of POST /api/tracker creating or enrolling these items. */
@@ -94,10 +94,10 @@ int dhis_parse_info(const char *body, char *out, size_t outlen);
 
 /* One tracked entity found by the CIU search. */
 typedef struct {
-    char ciu[16];              /* its CIU attribute value, upper-cased */
+    char ciu[16]; /* its CIU attribute value, upper-cased */
     char te[DHIS_UID_LEN];
     char org_unit[DHIS_UID_LEN];
-    bool enrolled;             /* has a (not deleted) enrollment in the program */
+    bool enrolled; /* has a (not deleted) enrollment in the program */
 } dhis_found_t;
 
 /* Tracked entities of a search answer, whichever envelope (`instances` or
@@ -107,21 +107,21 @@ int dhis_parse_search(const struct dhis_config *c, const char *body, dhis_found_
                       size_t *ret_n);
 
 typedef struct {
-    char code[DHIS_CODE_LEN];  /* "E1064"; "" when absent */
-    char type[24];             /* TRACKED_ENTITY, ENROLLMENT, ... */
-    char uid[DHIS_UID_LEN];    /* the object's UID; "" when absent */
+    char code[DHIS_CODE_LEN]; /* "E1064"; "" when absent */
+    char type[24];            /* TRACKED_ENTITY, ENROLLMENT, ... */
+    char uid[DHIS_UID_LEN];   /* the object's UID; "" when absent */
     char message[DHIS_MSG_LEN];
 } dhis_error_t;
 
 /* A synchronous import report (200 or 409). */
 typedef struct {
-    char status[16];           /* OK, WARNING, ERROR */
+    char status[16]; /* OK, WARNING, ERROR */
     dhis_error_t *errors;
     size_t nerrors;
     char (*done)[DHIS_UID_LEN]; /* UIDs in bundleReport objectReports (created or updated) */
     size_t ndone;
-    long ignored;              /* stats.ignored, -1 when absent */
-    bool bundle;               /* a bundleReport was present */
+    long ignored; /* stats.ignored, -1 when absent */
+    bool bundle;  /* a bundleReport was present */
 } dhis_report_t;
 
 /* 0, -EPROTO (not an import report), -ENOMEM. dhis_report_free always. */
@@ -173,7 +173,10 @@ typedef struct {
 } dhis_link_t;
 
 void dhis_link_init(dhis_link_t *l, int threshold, int64_t interval_ms, int64_t now);
-static inline bool dhis_link_up(const dhis_link_t *l) { return l->state == DHIS_LINK_UP; }
+static inline bool dhis_link_up(const dhis_link_t *l)
+{
+    return l->state == DHIS_LINK_UP;
+}
 bool dhis_link_probe_due(const dhis_link_t *l, int64_t now);
 void dhis_link_probe_start(dhis_link_t *l);
 /* Record the outcome of a call (probe: the /api/system/info probe).

@@ -12,11 +12,11 @@
 
 #define S_MODULE "dhis2"
 #define S_ACCEPT_LIMIT 1000
-#define S_BODY_MAX ((size_t)8 << 20)  /* bytes of one DHIS2 answer kept */
-#define S_PAIR_WAIT_MS 5000           /* a duplicate waits for its CIUs to be synced */
+#define S_BODY_MAX ((size_t)8 << 20) /* bytes of one DHIS2 answer kept */
+#define S_PAIR_WAIT_MS 5000          /* a duplicate waits for its CIUs to be synced */
 #define S_BACKLOG_EVERY_MS 1000
 #define S_HEARTBEAT_MS 30000
-#define S_STORE_RETRY_MS 500          /* after a failed claim or record transaction */
+#define S_STORE_RETRY_MS 500 /* after a failed claim or record transaction */
 #define S_PAUSE_RELOG_MS (10 * 60 * 1000)
 #define S_ERR_LEN 300
 #define S_DUP_CLAIM 8
@@ -35,9 +35,9 @@ typedef struct {
     int64_t id;
     char ciu[16];
     char trace[CMN_ID_LEN];
-    char te[DHIS_UID_LEN];       /* ours, generated before the first call */
+    char te[DHIS_UID_LEN]; /* ours, generated before the first call */
     char enr[DHIS_UID_LEN];
-    char ou[DHIS_UID_LEN];       /* org unit of a new person / new enrollment */
+    char ou[DHIS_UID_LEN]; /* org unit of a new person / new enrollment */
     char enrolled_at[11];
     int attempts;
     int conflicts;
@@ -60,8 +60,8 @@ typedef struct {
 typedef struct {
     int64_t id;
     char ciu[16];
-    bool pair;                          /* potentialDuplicates pair, or a flag on one */
-    char original[DHIS_UID_LEN];        /* the pair's original, or the flagged one */
+    bool pair;                   /* potentialDuplicates pair, or a flag on one */
+    char original[DHIS_UID_LEN]; /* the pair's original, or the flagged one */
     char duplicate[DHIS_UID_LEN];
     int attempts;
     /* outcome: "flagged", "merged", "failed", "retry", "release" ("" in flight) */
@@ -80,7 +80,7 @@ typedef struct {
     s_job_state_t state;
     bool is_dup;
     char token[CMN_ID_LEN + 24]; /* lease_owner of this claim: process id + claim number */
-    s_row_t *rows; /* capacity: batch size */
+    s_row_t *rows;               /* capacity: batch size */
     size_t nrows;
     s_dup_t dup;
 } s_job_t;
@@ -220,12 +220,14 @@ static int s_tx_state(void *arg, cmn_store_t *st)
                            p, 5, NULL);
     if (r == 0 && s->reopen) {
         cmn_param_t q[] = {P_INT(now)};
-        r = cmn_store_exec(st, "UPDATE dhis2_sync SET next_ms = $1 WHERE status = 'pending' AND "
-                               "next_ms > $1",
+        r = cmn_store_exec(st,
+                           "UPDATE dhis2_sync SET next_ms = $1 WHERE status = 'pending' AND "
+                           "next_ms > $1",
                            q, 1, NULL);
         if (r == 0)
-            r = cmn_store_exec(st, "UPDATE dhis2_duplicates SET next_ms = $1 WHERE status = "
-                                   "'pending' AND next_ms > $1",
+            r = cmn_store_exec(st,
+                               "UPDATE dhis2_duplicates SET next_ms = $1 WHERE status = "
+                               "'pending' AND next_ms > $1",
                                q, 1, NULL);
     }
     return r;
@@ -312,8 +314,7 @@ static dhis_call_t s_observe(dhis_bridge_t *b, cmn_histogram_t *h, const cmn_htt
     if (b->stopping || res->curl_code == -1)
         return cls;
     if (dhis_link_report(&b->link, cls, probe, cmn_mono_ms())) {
-        dhis_error_text(res->status, res->error, res->body, b->link_detail,
-                        sizeof(b->link_detail));
+        dhis_error_text(res->status, res->error, res->body, b->link_detail, sizeof(b->link_detail));
         b->link_changed = true;
     }
     return cls;
@@ -397,8 +398,8 @@ static void s_row_set(s_row_t *r, s_out_t out, long status, const char *codes, c
 static void s_rows_all(s_job_t *j, s_out_t out, const cmn_http_result_t *res)
 {
     char err[S_ERR_LEN];
-    dhis_error_text(res ? res->status : 0, res ? res->error : "not sent", res ? res->body : "",
-                    err, sizeof(err));
+    dhis_error_text(res ? res->status : 0, res ? res->error : "not sent", res ? res->body : "", err,
+                    sizeof(err));
     for (size_t i = 0; i < j->nrows; i++) {
         s_row_t *r = &j->rows[i];
         if (r->out != S_OUT_NONE)
@@ -520,12 +521,9 @@ static void s_start_import(s_job_t *j)
         s_row_t *row = &j->rows[i];
         if (!row->in_import)
             continue;
-        items[n++] = (dhis_item_t){row->ciu,
-                                   row->found ? row->found_te : row->te,
-                                   row->enr,
-                                   row->ou,
-                                   row->enrolled_at,
-                                   !row->found};
+        items[n++] = (dhis_item_t){row->ciu,         row->found ? row->found_te : row->te,
+                                   row->enr,         row->ou,
+                                   row->enrolled_at, !row->found};
     }
     if (r == 0) {
         body = dhis_body_import(b->cfg, items, n);
@@ -667,8 +665,9 @@ static int s_tx_claim(void *arg, cmn_store_t *st)
             if ((r = dhis_uid_new(row->te)) < 0 || (r = dhis_uid_new(row->enr)) < 0)
                 break;
             cmn_param_t u[] = {P_TEXT(row->te), P_TEXT(row->enr), P_INT(row->id)};
-            r = cmn_store_exec(st, "UPDATE dhis2_sync SET te_uid = $1, enrollment_uid = $2 WHERE "
-                                   "id = $3",
+            r = cmn_store_exec(st,
+                               "UPDATE dhis2_sync SET te_uid = $1, enrollment_uid = $2 WHERE "
+                               "id = $3",
                                u, 3, NULL);
         }
         if (strlen(row->ciu) != 10) {
@@ -753,8 +752,8 @@ static int s_te_of(cmn_store_t *st, const char *ciu, char te[DHIS_UID_LEN])
 {
     cmn_rows_t *rows = NULL;
     cmn_param_t p[] = {P_TEXT(ciu)};
-    int r = cmn_store_query(st, "SELECT status, te_uid FROM dhis2_sync WHERE ciu = $1", p, 1,
-                            &rows);
+    int r =
+        cmn_store_query(st, "SELECT status, te_uid FROM dhis2_sync WHERE ciu = $1", p, 1, &rows);
     if (r < 0)
         return r;
     if (cmn_rows_count(rows) == 0) {
@@ -783,9 +782,10 @@ static int s_dup_defer(cmn_store_t *st, int64_t id, const char *status, const ch
                        int64_t next)
 {
     cmn_param_t p[] = {P_TEXT(status), P_TEXT(err), P_INT(next), P_INT(cmn_now_ms()), P_INT(id)};
-    return cmn_store_exec(st, "UPDATE dhis2_duplicates SET status = $1, last_error = $2, next_ms "
-                              "= $3, updated_ms = $4, lease_until = 0, lease_owner = NULL WHERE "
-                              "id = $5",
+    return cmn_store_exec(st,
+                          "UPDATE dhis2_duplicates SET status = $1, last_error = $2, next_ms "
+                          "= $3, updated_ms = $4, lease_until = 0, lease_owner = NULL WHERE "
+                          "id = $5",
                           p, 5, NULL);
 }
 
@@ -824,8 +824,9 @@ static int s_tx_dup_claim(void *arg, cmn_store_t *st)
         }
         if (ra == -ENOENT || rb == -ENOENT) {
             /* one of the two is not, and will not be, in DHIS2 */
-            r = s_dup_defer(st, id, "skipped", "a CIU of this duplicate is not in DHIS2 (its "
-                                               "registration failed)",
+            r = s_dup_defer(st, id, "skipped",
+                            "a CIU of this duplicate is not in DHIS2 (its "
+                            "registration failed)",
                             now);
             continue;
         }
@@ -865,9 +866,10 @@ static void s_dup_done_res(s_job_t *j, const char *out, const cmn_http_result_t 
 /* Outcome of a call that failed, by class. */
 static void s_dup_failed_call(s_job_t *j, dhis_call_t cls, const cmn_http_result_t *res)
 {
-    s_dup_done_res(j, cls == DHIS_CALL_RETRY  ? "retry"
-                      : cls == DHIS_CALL_AUTH ? "release"
-                                              : "failed",
+    s_dup_done_res(j,
+                   cls == DHIS_CALL_RETRY  ? "retry"
+                   : cls == DHIS_CALL_AUTH ? "release"
+                                           : "failed",
                    res);
 }
 
@@ -1036,8 +1038,9 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
     case S_OUT_SYNCED: {
         const char *te = r->found ? r->found_te : r->te;
         const char *ou = r->found ? r->found_ou : r->ou;
-        cmn_param_t p[] = {P_TEXT(te), P_TEXT(ou), P_INT(s_linked(r) ? 1 : 0), P_INT(now),
-                           P_INT(r->status), P_INT(r->id), P_TEXT(token)};
+        cmn_param_t p[] = {P_TEXT(te),   P_TEXT(ou),       P_INT(s_linked(r) ? 1 : 0),
+                           P_INT(now),   P_INT(r->status), P_INT(r->id),
+                           P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET status = 'synced', te_uid = $1, org_unit = $2, "
                             "linked = $3, synced_ms = $4, updated_ms = $4, http_status = $5, "
@@ -1050,8 +1053,8 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
         int64_t wait = dhis_backoff_ms(r->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
         if (r->retry_after_s > 0 && r->retry_after_s * 1000 > wait)
             wait = r->retry_after_s * 1000;
-        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err), P_INT(r->status), P_TEXT(codes),
-                           P_INT(now), P_INT(r->id), P_TEXT(token)};
+        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err),  P_INT(r->status), P_TEXT(codes),
+                           P_INT(now),        P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET attempts = attempts + 1, next_ms = $1, "
                             "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
@@ -1061,8 +1064,8 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
         break;
     }
     case S_OUT_RESEARCH: {
-        cmn_param_t p[] = {P_INT(now), P_TEXT(err), P_INT(r->status), P_TEXT(codes),
-                           P_INT(r->id), P_TEXT(token)};
+        cmn_param_t p[] = {P_INT(now),    P_TEXT(err),  P_INT(r->status),
+                           P_TEXT(codes), P_INT(r->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET conflicts = conflicts + 1, next_ms = $1, "
                             "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
@@ -1072,8 +1075,8 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
         break;
     }
     case S_OUT_FAILED: {
-        cmn_param_t p[] = {P_TEXT(err), P_INT(r->status), P_TEXT(codes), P_INT(now),
-                           P_INT(r->id), P_TEXT(token)};
+        cmn_param_t p[] = {P_TEXT(err), P_INT(r->status), P_TEXT(codes),
+                           P_INT(now),  P_INT(r->id),     P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_sync SET status = 'failed', last_error = $1, "
                             "http_status = $2, error_codes = $3, updated_ms = $4, lease_until = "
@@ -1106,8 +1109,8 @@ static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
         int64_t wait = dhis_backoff_ms(u->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
         if (u->retry_after_s > 0 && u->retry_after_s * 1000 > wait)
             wait = u->retry_after_s * 1000;
-        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err), P_INT(u->status), P_INT(now),
-                           P_INT(u->id), P_TEXT(token)};
+        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err),  P_INT(u->status),
+                           P_INT(now),        P_INT(u->id), P_TEXT(token)};
         rc = cmn_store_exec(st,
                             "UPDATE dhis2_duplicates SET attempts = attempts + 1, next_ms = $1, "
                             "last_error = $2, http_status = $3, updated_ms = $4, lease_until = 0, "
@@ -1257,8 +1260,9 @@ static int s_record(dhis_bridge_t *b)
 static int s_backlog(dhis_bridge_t *b)
 {
     cmn_rows_t *rows = NULL;
-    int r = cmn_store_query(b->d->store, "SELECT COUNT(*) FROM dhis2_sync WHERE status IN "
-                                         "('queued', 'pending')",
+    int r = cmn_store_query(b->d->store,
+                            "SELECT COUNT(*) FROM dhis2_sync WHERE status IN "
+                            "('queued', 'pending')",
                             NULL, 0, &rows);
     if (r == 0)
         cmn_gauge_set(b->g_backlog, cmn_rows_int(rows, 0, 0, 0));
@@ -1315,8 +1319,7 @@ static int s_on_rescan(void *arg, bool at_start)
     return 0;
 }
 
-static int s_poll_prepare(void *arg, cmn_pollfd_t *fds, size_t max, size_t *ret_n,
-                          long *timeout_ms)
+static int s_poll_prepare(void *arg, cmn_pollfd_t *fds, size_t max, size_t *ret_n, long *timeout_ms)
 {
     dhis_bridge_t *b = arg;
     int64_t now = cmn_mono_ms();

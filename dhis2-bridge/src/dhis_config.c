@@ -33,7 +33,10 @@ static int s_err(char **ret_err, const char *fmt, ...)
     return -EINVAL;
 }
 
-static bool s_set(const char *v) { return v != NULL && v[0] != '\0'; }
+static bool s_set(const char *v)
+{
+    return v != NULL && v[0] != '\0';
+}
 
 /* A required or optional UID setting. */
 static int s_uid(const char *name, const char *value, bool required, const char *what,
@@ -112,8 +115,8 @@ int dhis_ou_map_parse(const char *name, const char *text, dhis_ou_entry_t **ret,
         }
         for (size_t i = 0; i < n; i++)
             if (strcmp(map[i].code, buf) == 0)
-                r = s_err(ret_err, "DHIS2_ORG_UNIT_MAP: %s:%zu: duplicate code '%s'", name,
-                          line, buf);
+                r = s_err(ret_err, "DHIS2_ORG_UNIT_MAP: %s:%zu: duplicate code '%s'", name, line,
+                          buf);
         if (r < 0)
             break;
         if (n == cap) {
@@ -319,18 +322,18 @@ int dhis_config_new(const cmn_settings_t *s, dhis_config_t **ret, char **ret_err
                    "the tracked entity type of people, e.g. Person", c->tet, ret_err)) < 0 ||
         (r = s_uid("DHIS2_PROGRAM", s->dhis2_program, true,
                    "the tracker program people are enrolled in", c->program, ret_err)) < 0 ||
-        (r = s_uid("DHIS2_ORG_UNIT", s->dhis2_org_unit, true,
-                   "the org unit of new registrations", c->org_unit, ret_err)) < 0 ||
+        (r = s_uid("DHIS2_ORG_UNIT", s->dhis2_org_unit, true, "the org unit of new registrations",
+                   c->org_unit, ret_err)) < 0 ||
         (r = s_uid("DHIS2_CIU_ATTRIBUTE", s->dhis2_ciu_attr, true,
-                   "the unique tracked entity attribute holding the CIU", c->ciu_attr,
-                   ret_err)) < 0 ||
+                   "the unique tracked entity attribute holding the CIU", c->ciu_attr, ret_err)) <
+            0 ||
         (r = s_uid("DHIS2_GENDER_ATTRIBUTE", s->dhis2_gender_attr, false,
                    "the attribute for the gender", c->gender_attr, ret_err)) < 0 ||
         (r = s_uid("DHIS2_BIRTH_DIGIT_ATTRIBUTE", s->dhis2_birth_attr, false,
                    "the attribute for the birth-year digit", c->birth_attr, ret_err)) < 0)
         goto fail;
-    if (c->gender_attr[0] && (r = dhis_gender_parse(s->dhis2_gender_values, c->gender_values,
-                                                    ret_err)) < 0)
+    if (c->gender_attr[0] &&
+        (r = dhis_gender_parse(s->dhis2_gender_values, c->gender_values, ret_err)) < 0)
         goto fail;
     if (s_set(s->dhis2_org_unit_map)) {
         char *text = NULL;
@@ -401,8 +404,7 @@ const char *dhis_config_org_unit(const dhis_config_t *c, const char *ciu)
         memset(&key, 0, sizeof(key));
         key.code[0] = ciu[7];
         key.code[1] = ciu[8];
-        const dhis_ou_entry_t *e = bsearch(&key, c->ou_map, c->ou_map_n, sizeof(key),
-                                           s_cmp_entry);
+        const dhis_ou_entry_t *e = bsearch(&key, c->ou_map, c->ou_map_n, sizeof(key), s_cmp_entry);
         if (e)
             return e->uid;
     }

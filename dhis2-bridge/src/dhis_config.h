@@ -19,22 +19,22 @@
 #include "dhis_api.h"
 
 typedef struct {
-    char code[3];               /* city code, two letters A-Z */
-    char uid[DHIS_UID_LEN];     /* its org unit */
+    char code[3];           /* city code, two letters A-Z */
+    char uid[DHIS_UID_LEN]; /* its org unit */
 } dhis_ou_entry_t;
 
 typedef struct dhis_config {
-    char *base_url;             /* DHIS2_BASE_URL without trailing '/' */
-    char *auth_header;          /* "Authorization: ApiToken ..." or NULL */
-    char *userpwd;              /* "user:password" (Basic) or NULL */
+    char *base_url;    /* DHIS2_BASE_URL without trailing '/' */
+    char *auth_header; /* "Authorization: ApiToken ..." or NULL */
+    char *userpwd;     /* "user:password" (Basic) or NULL */
     char tet[DHIS_UID_LEN];
     char program[DHIS_UID_LEN];
     char org_unit[DHIS_UID_LEN];
     char ciu_attr[DHIS_UID_LEN];
     char gender_attr[DHIS_UID_LEN]; /* "" when not sent */
     char birth_attr[DHIS_UID_LEN];  /* "" when not sent */
-    char *gender_values[5];     /* [1..4]: value sent for gender digit 1..4; NULL: none */
-    dhis_ou_entry_t *ou_map;    /* sorted by code */
+    char *gender_values[5];         /* [1..4]: value sent for gender digit 1..4; NULL: none */
+    dhis_ou_entry_t *ou_map;        /* sorted by code */
     size_t ou_map_n;
     bool auto_merge;
     long batch_size;

@@ -201,15 +201,13 @@ static void test_import_body(void **state)
     assert_int_equal(json_array_size(tes), 1);
     json_t *te = json_array_get(tes, 0);
     assert_string_equal(json_string_value(json_object_get(te, "trackedEntity")), "Kj6vYde4LHh");
-    assert_string_equal(json_string_value(json_object_get(te, "trackedEntityType")),
-                        "nEenWmSyUEp");
+    assert_string_equal(json_string_value(json_object_get(te, "trackedEntityType")), "nEenWmSyUEp");
     assert_string_equal(json_string_value(json_object_get(te, "orgUnit")), "DiszpKrYNg8");
     json_t *attrs = json_object_get(te, "attributes");
     assert_int_equal(json_array_size(attrs), 2); /* CIU and gender; no birth attribute set */
     assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 0), "value")),
                         "MBEIBR7DA1");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 1),
-                                                          "attribute")),
+    assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 1), "attribute")),
                         "cejWyOfXge6");
     assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 1), "value")),
                         "Male");
@@ -229,8 +227,7 @@ static void test_import_body(void **state)
     free(body);
 
     /* gender 3 maps to nothing: not sent */
-    dhis_item_t t = {"ABCDEF1DA3", "Kj6vYde4LHh", "MNWZ6hnuhSw", "DiszpKrYNg8", "2026-05-01",
-                     true};
+    dhis_item_t t = {"ABCDEF1DA3", "Kj6vYde4LHh", "MNWZ6hnuhSw", "DiszpKrYNg8", "2026-05-01", true};
     body = dhis_body_import(c, &t, 1);
     assert_non_null(body);
     assert_null(strstr(body, "cejWyOfXge6"));
@@ -273,8 +270,7 @@ static void test_parse_info(void **state)
 {
     (void)state;
     char v[32];
-    assert_int_equal(dhis_parse_info("{\"version\":\"2.41.1\",\"revision\":\"abc\"}", v,
-                                     sizeof(v)),
+    assert_int_equal(dhis_parse_info("{\"version\":\"2.41.1\",\"revision\":\"abc\"}", v, sizeof(v)),
                      0);
     assert_string_equal(v, "2.41.1");
     assert_int_equal(dhis_parse_info("{\"revision\":\"abc\"}", v, sizeof(v)), -EPROTO);
@@ -500,9 +496,8 @@ static void test_config_ok(void **state)
     dhis_config_t *c = s_config();
     assert_string_equal(c->base_url, "https://dhis2.example.org");
     assert_non_null(c->auth_header);
-    assert_string_equal(c->auth_header,
-                        "Authorization: ApiToken "
-                        "d2p_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH1a2b3c");
+    assert_string_equal(c->auth_header, "Authorization: ApiToken "
+                                        "d2p_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH1a2b3c");
     assert_null(c->userpwd);
     assert_string_equal(dhis_config_gender(c, "MBEIBR7DA1"), "Male");
     assert_string_equal(dhis_config_gender(c, "MBEIBR7DA2"), "Female");
