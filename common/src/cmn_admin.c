@@ -133,14 +133,16 @@ cmn_admin_t *cmn_admin_new(const char *addr, int port, cmn_metrics_t *metrics,
     a->health = health;
     a->arg = arg;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD; /* no MHD_USE_ERROR_LOG: no stderr */
+    /* epoll: idle or half-sent connections cannot starve the checks that
+     * Docker, systemd or Prometheus make (no MHD_USE_ERROR_LOG: no stderr) */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
     a->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, s_handler, a,
                               MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
                               MHD_OPTION_END);
     int err = errno ? errno : EADDRINUSE;
     freeaddrinfo(ai);

@@ -80,6 +80,8 @@ static const cmn_cfg_entry_t s_table[] = {
         "health/metrics port of ciu-engine (0: any, -1: disabled)"),
     INT("CIU_DHIS2_ADMIN_PORT", "8003", -1, 65535, admin_port_dhis2,
         "health/metrics port of ciu-dhis2-bridge (0: any, -1: disabled)"),
+    INT("CIU_INGRESS_ADMIN_PORT", "8005", -1, 65535, admin_port_ingress,
+        "health/metrics port of ciu-ingress, kept off the public port (0: any, -1: disabled)"),
     INT("CIU_SENDER_ADMIN_PORT", "8004", -1, 65535, admin_port_sender,
         "health/metrics port of ciu-sender (0: any, -1: disabled)"),
     /* bus */

@@ -302,8 +302,9 @@ static enum MHD_Result s_sim_post(ing_server_t *s, struct MHD_Connection *c, s_r
 
     root = json_loadb(cmn_str_cstr(&req->body), req->body.len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        log_info(S_MODULE, NULL, "400 POST /sim/messages: malformed JSON at line %d column %d: %s",
-                 jerr.line, jerr.column, jerr.text);
+        /* position only: jerr.text can quote the body (a person's name) */
+        log_info(S_MODULE, NULL, "400 POST /sim/messages: malformed JSON at line %d column %d",
+                 jerr.line, jerr.column);
         return s_error(s, c, 400, "malformed JSON: expected {\"from\": \"+243...\", \"text\": "
                                   "\"...\"}");
     }
@@ -504,16 +505,6 @@ static enum MHD_Result s_health(ing_server_t *s, struct MHD_Connection *c)
                   json_pack("{s:s, s:s, s:b, s:b}", "daemon", "ciu-ingress", "status",
                             r == 0 ? "ok" : "degraded", "store", r == 0, "simulator",
                             s->d->settings.simulator));
-}
-
-static enum MHD_Result s_metrics(ing_server_t *s, struct MHD_Connection *c)
-{
-    cmn_str_t out = CMN_STR_INIT(1 << 20);
-    enum MHD_Result r;
-    cmn_metrics_render(s->d->metrics, &out);
-    r = s_reply(c, 200, "text/plain; version=0.0.4", cmn_str_cstr(&out), out.len);
-    cmn_str_free(&out);
-    return r;
 }
 
 /* ---- webhooks: Twilio and Meta ------------------------------------------ */
@@ -746,12 +737,6 @@ static enum MHD_Result s_r_health(ing_server_t *s, struct MHD_Connection *c, s_r
     return s_health(s, c);
 }
 
-static enum MHD_Result s_r_metrics(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
-{
-    (void)req;
-    return s_metrics(s, c);
-}
-
 static enum MHD_Result s_r_media(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
 {
     const char *q = strchr(req->uri, '?');
@@ -795,7 +780,6 @@ static void s_routes_init(ing_server_t *s)
 {
     const char *wh = s->d->settings.webhook_path;
     s_add_route(s, "GET", "/health", 0, s_r_health);
-    s_add_route(s, "GET", "/metrics", 0, s_r_metrics);
     s_add_route(s, "GET", "/media/qr/*", 0, s_r_media);
     s_add_route(s, "POST", wh, S_MIB, s_webhook_post);
     s_add_route(s, "GET", wh, 0, s_meta_verify);

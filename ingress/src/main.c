@@ -1,4 +1,5 @@
 /* ciu-ingress: HTTP webhooks, the simulator channel, media, health. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,7 +12,8 @@ int main(int argc, char **argv)
 {
     cmn_daemon_t d;
     ing_server_t *server = NULL;
-    int r = cmn_daemon_boot(&d, "ciu-ingress", argc, argv, -1);
+    int r = cmn_daemon_boot(&d, "ciu-ingress", argc, argv,
+                            (long)offsetof(cmn_settings_t, admin_port_ingress));
 
     if (r == CMN_EXIT_OK) {
         cmn_channels_t ch;

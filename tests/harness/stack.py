@@ -25,7 +25,7 @@ DAEMONS = {
     "ciu-dhis2-bridge": ("dhis2-bridge", "CIU_DHIS2_ADMIN_PORT"),
     "ciu-engine": ("ciu-engine", "CIU_ENGINE_ADMIN_PORT"),
     "ciu-conversation": ("conversation", "CIU_CONVERSATION_ADMIN_PORT"),
-    "ciu-ingress": ("ingress", None),
+    "ciu-ingress": ("ingress", "CIU_INGRESS_ADMIN_PORT"),
 }
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -3,12 +3,13 @@
 
 Malformed JSON and missing fields get 400 with a JSON error (and a log
 line), bodies over 64 KiB get 413, unknown paths 404, wrong methods 405;
-/health and /metrics answer; the chat page is served; non-text messages
+/health answers (and /metrics on the admin port only); a body never reaches the log; the chat page is served; non-text messages
 are accepted; /media tokens that do not exist are 404.
 """
 import json
 import os
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from stack import Person, check, run  # noqa: E402
@@ -48,8 +49,16 @@ def scenario(stack):
     status, body = stack.request("GET", "/health")
     doc = json.loads(body)
     check(status == 200 and doc["store"] is True, "health: %s %s" % (status, body))
+    # /metrics is on ingress's admin port only, never on the public one
     status, body = stack.request("GET", "/metrics")
-    check(status == 200 and b"ciu_inbound_messages_total" in body, "metrics: %s" % status)
+    check(status == 404, "metrics on the public port: %s" % status)
+    admin = stack.ports("ciu-ingress")["admin"]
+    with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % admin, timeout=5) as r:
+        check(r.status == 200 and b"ciu_inbound_messages_total" in r.read(), "admin metrics")
+    # a body fragment (a name) never reaches the log, only where the JSON broke
+    post(b'{"from": "+243810000001", "text": "Kabila Joseph')
+    log = open(stack.logs["ciu-ingress"], errors="replace").read()
+    check("Kabila" not in log, "a request body fragment was logged")
     status, body = stack.request("GET", "/sim/")
     check(status == 200 and b"<html" in body.lower(), "chat page not served: %s" % status)
 

@@ -40,6 +40,7 @@ typedef struct {
     long admin_port_engine;       /* CIU_ENGINE_ADMIN_PORT */
     long admin_port_dhis2;        /* CIU_DHIS2_ADMIN_PORT */
     long admin_port_sender;       /* CIU_SENDER_ADMIN_PORT */
+    long admin_port_ingress;      /* CIU_INGRESS_ADMIN_PORT */
     /* bus: comma-separated endpoint lists (one per replica) and binds */
     char *ep_conversation;   /* CIU_CONVERSATION_ENDPOINTS */
     char *ep_engine;         /* CIU_ENGINE_ENDPOINTS */
