@@ -88,6 +88,7 @@ def make_env(tmp):
         "CIU_ENGINE_ADMIN_PORT": "0",
         "CIU_DHIS2_ADMIN_PORT": "0",
         "CIU_SENDER_ADMIN_PORT": "0",
+        "CIU_INGRESS_ADMIN_PORT": "0",
         "CIU_RESCAN_MS": "500",
         "LOG_LEVEL": "info",
     })
