@@ -218,7 +218,7 @@ void snd_twilio_classify(long status, const char *body, long retry_after_s, snd_
         snprintf(scode, sizeof(scode), "%ld", code);
     if (status == 201 || status == 200) {
         const char *sid = json_string_value(json_object_get(root, "sid"));
-        if (sid && strlen(sid) < sizeof(ret->provider_id)) {
+        if (sid && *sid && strlen(sid) < sizeof(ret->provider_id)) {
             ret->outcome = SND_OK;
             snprintf(ret->provider_id, sizeof(ret->provider_id), "%s", sid);
         } else {
@@ -295,7 +295,7 @@ void snd_meta_classify(long status, const char *body, long retry_after_s, snd_re
     if (status == 200) {
         const char *id = json_string_value(
             json_object_get(json_array_get(json_object_get(root, "messages"), 0), "id"));
-        if (id && strlen(id) < sizeof(ret->provider_id)) {
+        if (id && *id && strlen(id) < sizeof(ret->provider_id)) {
             ret->outcome = SND_OK;
             snprintf(ret->provider_id, sizeof(ret->provider_id), "%s", id);
         } else {
@@ -317,7 +317,7 @@ void snd_meta_media_classify(long status, const char *body, long retry_after_s,
     ret->retry_after_s = retry_after_s;
     if (status == 200) {
         const char *id = json_string_value(json_object_get(root, "id"));
-        if (id && strlen(id) < sizeof(ret->provider_id)) {
+        if (id && *id && strlen(id) < sizeof(ret->provider_id)) {
             ret->outcome = SND_OK;
             snprintf(ret->provider_id, sizeof(ret->provider_id), "%s", id);
         } else {

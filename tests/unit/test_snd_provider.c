@@ -232,6 +232,23 @@ static void test_ratelimit(void **state)
     assert_true(cmn_ratelimit_take(&rl, 5200, &wait));
 }
 
+/* Fuzz finding (fuzz_provider): a 200/201 whose id is "" was SND_OK with an
+ * empty provider id (a reply marked sent that no status callback can match,
+ * an image sent with media id ""). It is an answer without an id: retried. */
+static void test_fuzz_empty_provider_id(void **state)
+{
+    snd_result_t r;
+    (void)state;
+    snd_twilio_classify(201, "{\"sid\":\"\",\"status\":\"queued\"}", -1, &r);
+    assert_int_equal(r.outcome, SND_RETRY);
+    assert_string_equal(r.provider_id, "");
+    snd_meta_classify(200, "{\"messages\":[{\"id\":\"\"}]}", -1, &r);
+    assert_int_equal(r.outcome, SND_RETRY);
+    snd_meta_media_classify(200, "{\"id\":\"\"}", -1, &r);
+    assert_int_equal(r.outcome, SND_RETRY);
+    assert_string_equal(r.provider_id, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_twilio_classify),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_fuzz_empty_provider_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
