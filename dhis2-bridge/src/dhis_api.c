@@ -536,6 +536,9 @@ void dhis_error_text(long status, const char *transport_error, const char *body,
         for (char *p = msg; *p; p++) /* one line, as for a body that is not JSON */
             if ((unsigned char)*p < 0x20)
                 *p = ' ';
+        for (char *p = code; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                *p = ' ';
     } else if (body && *body) {
         s_excerpt(body, msg, sizeof(msg));
     }

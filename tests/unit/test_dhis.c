@@ -663,6 +663,9 @@ static void test_fuzz_error_text_one_line(void **state)
                     "\"errorCode\":\"E1000\"}]}}",
                     t, sizeof(t));
     assert_string_equal(t, "HTTP 409: a  b (E1000)");
+    /* and the error code (found next: a newline in errorCode) */
+    dhis_error_text(409, NULL, "{\"message\":\"m\",\"errorCode\":\"E1\\n000\"}", t, sizeof(t));
+    assert_string_equal(t, "HTTP 409: m (E1 000)");
 }
 
 int main(void)
