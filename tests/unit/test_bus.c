@@ -138,10 +138,13 @@ static void test_shard_function(void **state)
         assert_int_equal(cmn_bus_shard(key, 7), s); /* stable */
     }
     /* Pinned: every daemon (and every version running side by side) must
-     * agree. The hash is 64-bit FNV-1a (offset basis 14695981039346656037):
-     * "a" hashes to 0xaf63dc4c8601ec8c, "" to the basis 0xcbf29ce484222325. */
-    assert_int_equal(cmn_bus_shard("a", 1000), 0xaf63dc4c8601ec8cULL % 1000);
-    assert_int_equal(cmn_bus_shard("", 1000), 0xcbf29ce484222325ULL % 1000);
+     * agree, with the pushes and with the scans (`shard % n`). The shard
+     * bucket is 64-bit FNV-1a (offset basis 14695981039346656037) modulo
+     * 1024: "a" hashes to 0xaf63dc4c8601ec8c, "" to the basis
+     * 0xcbf29ce484222325. */
+    assert_int_equal(cmn_bus_shard("a", 1000), 0xaf63dc4c8601ec8cULL % 1024 % 1000);
+    assert_int_equal(cmn_bus_shard("", 1000), 0xcbf29ce484222325ULL % 1024 % 1000);
+    assert_int_equal(cmn_bus_shard("a", 7), 0xaf63dc4c8601ec8cULL % 1024 % 7);
 }
 
 static void test_sharded_push(void **state)
