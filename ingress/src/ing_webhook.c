@@ -16,17 +16,6 @@
 
 /* ---- form decoding ------------------------------------------------------ */
 
-static int s_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool s_utf8_valid(const char *s, size_t len)
 {
     const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
@@ -55,8 +44,8 @@ static char *s_unescape(const char *s, size_t len, int *ret_err)
             out[o++] = ' ';
         } else if (s[i] == '%') {
             /* "%XX": two hex digits must follow the '%' */
-            int hi = i + 2 < len ? s_hexval(s[i + 1]) : -1;
-            int lo = i + 2 < len ? s_hexval(s[i + 2]) : -1;
+            int hi = i + 2 < len ? cmn_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < len ? cmn_hex_digit(s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 free(out);
                 *ret_err = -EINVAL;
