@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cmn_channels.h"
 #include "common/cmn_daemon.h"
 #include "common/cmn_log.h"
 
@@ -370,4 +371,19 @@ int cmn_daemon_tx(cmn_daemon_t *d, int (*fn)(void *arg, cmn_store_t *st), void *
     }
     atomic_store(&d->healthy, r >= 0);
     return r;
+}
+
+int cmn_daemon_channels(cmn_daemon_t *d, struct cmn_channels_s *ret)
+{
+    char *err = NULL;
+    if (cmn_channels_load(&d->settings, ret, &err) < 0) {
+        log_error("config", NULL, "%s", err);
+        free(err);
+        return CMN_EXIT_CONFIG;
+    }
+    if (d->settings.insecure_skip_signature)
+        log_warn("config", NULL, "CIU_INSECURE_SKIP_SIGNATURE=true: webhook signatures are NOT "
+                                 "checked; anyone who can reach this port can forge messages "
+                                 "(local tests only)");
+    return CMN_EXIT_OK;
 }

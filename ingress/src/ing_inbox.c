@@ -37,9 +37,8 @@ typedef struct {
 struct s_group {
     s_item_t *items;
     size_t n;
-    int result;     /* 1 while pending; written under the lock */
-    bool abandoned; /* the submitter gave up waiting: the writer frees it */
-    ing_inbox_done_fn done; /* asynchronous submit: called once, then freed */
+    int result;             /* written by the writer once committed (or not) */
+    ing_inbox_done_fn done; /* called once, then the group is freed */
     void *done_arg;
     s_group_t *next;
 };
@@ -53,14 +52,12 @@ struct ing_inbox {
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t queued; /* writer waits for work */
-    pthread_cond_t done;   /* submitters wait for their result */
     s_group_t *head, *tail;
     size_t depth;
     bool stopping;
     cmn_counter_t *m_received;
     cmn_counter_t *m_duplicates;
     cmn_counter_t *m_statuses;
-    cmn_counter_t *m_timeouts;
     cmn_counter_t *m_isolated;
     cmn_histogram_t *m_batch_size;
     cmn_gauge_t *m_depth;
@@ -306,29 +303,13 @@ static void *s_writer(void *arg)
         cmn_gauge_set(in->m_depth, 0);
         pthread_mutex_unlock(&in->lock);
         s_commit_batch(in, batch);
-        s_group_t *async = NULL;
-        pthread_mutex_lock(&in->lock);
+        /* callbacks outside the lock: they take their own locks */
         for (s_group_t *g = batch, *next; g; g = next) {
             next = g->next;
-            int result = 0;
+            g->result = 0;
             for (size_t i = 0; i < g->n; i++)
                 if (g->items[i].outcome < 0)
-                    result = -EIO;
-            g->result = result;
-            g->next = NULL;
-            if (g->done) {
-                g->next = async;
-                async = g;
-            } else if (g->abandoned) {
-                s_group_free(g);
-            }
-        }
-        pthread_cond_broadcast(&in->done);
-        pthread_mutex_unlock(&in->lock);
-        /* callbacks outside the lock: they may take their own locks */
-        while (async) {
-            s_group_t *g = async;
-            async = g->next;
+                    g->result = -EIO;
             s_group_done(g);
         }
         pthread_mutex_lock(&in->lock);
@@ -349,11 +330,7 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
     in->d = d;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->queued, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&in->done, &ca);
-    pthread_condattr_destroy(&ca);
+
     url = cmn_settings_store_url(&d->settings);
     if (url == NULL || cmn_store_open(url, &in->store, err, sizeof(err)) < 0) {
         log_error(S_MODULE, NULL, "cannot open the store for the inbox: %s", err);
@@ -377,8 +354,6 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
                                            "Redelivered messages acknowledged without a new row");
     in->m_statuses = cmn_metrics_counter(d->metrics, "delivery_statuses_total", NULL,
                                          "Delivery statuses received from providers");
-    in->m_timeouts = cmn_metrics_counter(d->metrics, "inbox_timeouts_total", NULL,
-                                         "Webhooks answered 503 because the store was too slow");
     in->m_isolated = cmn_metrics_counter(d->metrics, "inbox_isolated_batches_total", NULL,
                                          "Group commits retried item by item after a bad item");
     static const double sizes[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5};
@@ -414,7 +389,6 @@ void ing_inbox_destroy(ing_inbox_t **p)
     cmn_pub_destroy(&in->pub);
     cmn_push_destroy(&in->push);
     cmn_store_destroy(&in->store);
-    pthread_cond_destroy(&in->done);
     pthread_cond_destroy(&in->queued);
     pthread_mutex_destroy(&in->lock);
     free(in);
@@ -467,7 +441,6 @@ int ing_inbox_submit_async(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
     if (g == NULL)
         return -ENOMEM;
     g->items = calloc(n + m, sizeof(*g->items));
-    g->result = 1;
     g->done = done;
     g->done_arg = arg;
     r = g->items == NULL ? -ENOMEM : s_group_fill(in, g, msgs, n, statuses, m);
@@ -492,70 +465,4 @@ int ing_inbox_submit_async(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
     pthread_cond_signal(&in->queued);
     pthread_mutex_unlock(&in->lock);
     return 0;
-}
-
-int ing_inbox_submit_many(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
-                          const ing_status_in_t *statuses, size_t m,
-                          char (*ret_ids)[CMN_ID_LEN], long deadline_ms)
-{
-    s_group_t *g;
-    struct timespec ts;
-    int r;
-
-    if (n + m == 0)
-        return 0;
-    g = calloc(1, sizeof(*g));
-    if (g == NULL)
-        return -ENOMEM;
-    g->items = calloc(n + m, sizeof(*g->items));
-    g->result = 1;
-    r = g->items == NULL ? -ENOMEM : s_group_fill(in, g, msgs, n, statuses, m);
-    if (r < 0) {
-        s_group_free(g);
-        return r;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (int64_t)deadline_ms * 1000000LL;
-    ts.tv_sec += ns / 1000000000LL;
-    ts.tv_nsec = ns % 1000000000LL;
-    pthread_mutex_lock(&in->lock);
-    if (in->stopping || in->depth >= S_QUEUE_MAX) {
-        r = in->stopping ? -ESHUTDOWN : -EAGAIN;
-        pthread_mutex_unlock(&in->lock);
-        s_group_free(g);
-        return r;
-    }
-    if (in->tail)
-        in->tail->next = g;
-    else
-        in->head = g;
-    in->tail = g;
-    in->depth += g->n;
-    cmn_gauge_set(in->m_depth, (int64_t)in->depth);
-    pthread_cond_signal(&in->queued);
-    while (g->result == 1)
-        if (pthread_cond_timedwait(&in->done, &in->lock, &ts) == ETIMEDOUT && g->result == 1)
-            break;
-    r = g->result;
-    if (r == 1) {
-        g->abandoned = true; /* the writer frees it once committed (or not) */
-        pthread_mutex_unlock(&in->lock);
-        cmn_counter_add(in->m_timeouts, 1);
-        return -ETIMEDOUT;
-    }
-    pthread_mutex_unlock(&in->lock);
-    if (r == 0 && ret_ids)
-        for (size_t i = 0; i < n; i++)
-            memcpy(ret_ids[i], g->items[i].id, CMN_ID_LEN);
-    s_group_free(g);
-    return r;
-}
-
-int ing_inbox_submit(ing_inbox_t *in, const ing_inbound_t *msg, char ret_id[CMN_ID_LEN])
-{
-    char ids[1][CMN_ID_LEN];
-    int r = ing_inbox_submit_many(in, msg, 1, NULL, 0, ids, 5000);
-    if (r == 0)
-        memcpy(ret_id, ids[0], CMN_ID_LEN);
-    return r;
 }

@@ -1,8 +1,9 @@
 /* ing_inbox: the durable inbox with group commit.
  *
- * HTTP handler threads submit received messages and block until the writer
- * thread has committed them (so a 202/200 is only ever sent for a message
- * on disk). The writer drains everything queued, inserts it in one
+ HTTP handlers submit received messages with a callback and suspend their
+ * connection; the writer thread calls back once they are committed (so a
+ * 202/200 is only ever sent for a message on disk). It drains everything
+ * queued, inserts it in one
  * transaction, commits, then wakes the conversation stage (sharded push)
  * and publishes message.received. Under load a batch holds many messages
  * and one fsync serves them all. Duplicates (same channel + provider id,
@@ -39,33 +40,20 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
                            const char *events_endpoint);
 void ing_inbox_destroy(ing_inbox_t **p); /* commits what is queued, then stops */
 
-/* Store n messages and m statuses durably (one group commit; everything in
- * the call is copied, so the caller may return early). Writes each
- * message's id (new, or the original one for a duplicate) to ret_ids[i]
- * (may be NULL). Waits at most deadline_ms. 0 when all are stored; -EIO when
- * the store failed, -ETIMEDOUT past the deadline (not acknowledged: the
- * provider retries and the dedupe absorbs a late commit), -EAGAIN when the
- * queue is full, -ESHUTDOWN when stopping. One bad item never fails the
- * others of a batch: a failed group commit is retried item by item. */
-int ing_inbox_submit_many(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
-                          const ing_status_in_t *statuses, size_t m,
-                          char (*ret_ids)[CMN_ID_LEN], long deadline_ms);
-
 /* Called once from the writer thread when an asynchronous submit is
  * committed (result 0) or failed (-EIO): ids[i] is the id of the i-th
  * message (new, or the original for a duplicate), borrowed for the call. */
 typedef void (*ing_inbox_done_fn)(void *arg, int result, const char (*ids)[CMN_ID_LEN],
                                   size_t n);
 
-/* The same without waiting: 0 when queued (done will be called exactly
- * once, even at shutdown: the queue is committed before the writer stops),
- * or -EAGAIN (queue full) / -ESHUTDOWN / -ENOMEM / -EIO right away (done is
- * then never called). */
+/* Store n messages and m statuses durably, in the next group commit
+ * (everything is copied: the caller may return at once). 0 when queued:
+ * done is then called exactly once, even at shutdown (the queue is
+ * committed before the writer stops); a failed group commit is retried
+ * item by item, so one bad item never fails the others. Or, right away and
+ * without a callback: -EAGAIN (queue full), -ESHUTDOWN, -ENOMEM, -EIO. */
 int ing_inbox_submit_async(ing_inbox_t *in, const ing_inbound_t *msgs, size_t n,
                            const ing_status_in_t *statuses, size_t m, ing_inbox_done_fn done,
                            void *arg);
-
-/* One message, waiting up to 5 s. See ing_inbox_submit_many. */
-int ing_inbox_submit(ing_inbox_t *in, const ing_inbound_t *msg, char ret_id[CMN_ID_LEN]);
 
 #endif

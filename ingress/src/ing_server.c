@@ -108,6 +108,7 @@ struct ing_server {
     cmn_counter_t *m_too_big;
     cmn_counter_t *m_forged;
     cmn_counter_t *m_webhooks;
+    cmn_counter_t *m_timeouts;
     cmn_histogram_t *m_ack;
     cmn_gauge_t *m_polls;
 };
@@ -287,6 +288,8 @@ static enum MHD_Result s_sim_post_done(ing_server_t *s, struct MHD_Connection *c
 {
     if (p->result == -EAGAIN)
         return s_error(s, c, 429, "too many messages waiting; retry shortly");
+    if (p->result == -ETIMEDOUT)
+        cmn_counter_add(s->m_timeouts, 1);
     if (p->result < 0)
         return s_error(s, c, 503, "message not stored; retry");
     cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - req->started) / 1000.0);
@@ -563,6 +566,8 @@ static void s_keep_ours(ing_server_t *s, const char *channel, ing_batch_t *b)
 static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
                                        int result, bool twilio)
 {
+    if (result == -ETIMEDOUT)
+        cmn_counter_add(s->m_timeouts, 1);
     if (result < 0) {
         log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
                                  "retries",
@@ -968,6 +973,8 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                                       "Webhooks refused with 403 (bad or missing signature)");
     s->m_webhooks = cmn_metrics_counter(d->metrics, "webhooks_total", NULL,
                                         "Signed provider webhooks accepted");
+    s->m_timeouts = cmn_metrics_counter(d->metrics, "inbox_timeouts_total", NULL,
+                                        "Requests answered 503 because the store was too slow");
     s->m_ack = cmn_metrics_histogram(d->metrics, "inbound_ack_seconds", NULL,
                                      "Time from request to acknowledgement (message stored)",
                                      NULL, 0);

@@ -1,11 +1,15 @@
 /* ing_server: the HTTP front door of ciu (libmicrohttpd).
  *
- * Routes: the simulator channel (POST/GET /sim/messages, the chat page at
- * /sim/), generated media (/media/qr/<token>.png), /health and /metrics.
- * Each connection has its own thread (MHD thread-per-connection): a POST
- * blocks in ing_inbox_submit() until its message is committed, and a
- * long-poll GET sleeps on a condition variable that the sender's
- * message.sent events signal. Bodies are capped at 64 KiB (413).
+ * Routes (a table: method, path, body limit, handler): the WhatsApp
+ * webhooks (WEBHOOK_PATH for both providers, /webhooks/twilio[/status],
+ * /webhooks/meta; signatures checked, then stored), the simulator channel
+ * (POST/GET /sim/messages, the chat page at /sim/), generated media
+ * (/media/qr/<token>.png) and /health; /metrics is on the admin port only.
+ * MHD runs an epoll loop on two threads and no handler ever blocks: a
+ * request that waits for the inbox commit, or a long-poll that waits for a
+ * reply, suspends its connection and is resumed by the inbox writer, the
+ * event thread, or the watchdog at its deadline. A body over its route's
+ * limit gets 413 as soon as it crosses it.
  */
 #ifndef ING_SERVER_H
 #define ING_SERVER_H

@@ -1,30 +1,23 @@
 /* ciu-sender: outbound delivery, in order per person. */
 #include <stddef.h>
-#include <stdlib.h>
 
 #include "common/cmn_channels.h"
 #include "common/cmn_daemon.h"
-#include "common/cmn_log.h"
 #include "snd_sender.h"
 
 int main(int argc, char **argv)
 {
     cmn_daemon_t d;
+    cmn_channels_t ch;
     snd_sender_t *sender = NULL;
     int r = cmn_daemon_boot(&d, "ciu-sender", argc, argv,
                             (long)offsetof(cmn_settings_t, admin_port_sender));
 
+    if (r == CMN_EXIT_OK)
+        r = cmn_daemon_channels(&d, &ch);
     if (r == CMN_EXIT_OK) {
-        cmn_channels_t ch;
-        char *err = NULL;
-        if (cmn_channels_load(&d.settings, &ch, &err) < 0) {
-            log_error("config", NULL, "%s", err);
-            free(err);
-            r = CMN_EXIT_CONFIG;
-        } else {
-            sender = snd_sender_new(&d, &ch);
-            r = sender ? snd_sender_run(sender) : CMN_EXIT_UNAVAILABLE;
-        }
+        sender = snd_sender_new(&d, &ch);
+        r = sender ? snd_sender_run(sender) : CMN_EXIT_UNAVAILABLE;
     }
     snd_sender_destroy(&sender);
     cmn_daemon_shutdown(&d);

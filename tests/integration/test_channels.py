@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import providers as P  # noqa: E402
-from stack import check, run  # noqa: E402
+from stack import build_dir, check, run  # noqa: E402
 
 PUBLIC = "https://ciu.test"  # PUBLIC_BASE_URL; the fakes resolve it to the ingress port
 VERIFY_TOKEN = "verify-me-please"
@@ -425,6 +425,31 @@ def meta_scenario(fake):
     return scenario
 
 
+def config_errors(build):
+    """A channel half configured stops ingress and the sender at start: exit 78 (do not
+    restart) and one line naming the variable."""
+    import tempfile
+    for daemon, folder in (("ciu-ingress", "ingress"), ("ciu-sender", "sender")):
+        d = tempfile.mkdtemp(prefix="ciu-cfg-")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("CIU_", "TWILIO_", "META_", "DHIS2_"))}
+        env.update({"CIU_DATA_DIR": d, "CIU_SIMULATOR": "true", "CIU_HTTP_PORT": "0",
+                    "CIU_INGRESS_ADMIN_PORT": "0", "CIU_SENDER_ADMIN_PORT": "0",
+                    "CIU_SENDER_ENDPOINTS": "ipc://%s/s" % d,
+                    "CIU_SENDER_EVENTS": "ipc://%s/e" % d,
+                    "CIU_INGRESS_EVENTS": "ipc://%s/i" % d,
+                    "CIU_CONVERSATION_ENDPOINTS": "ipc://%s/c" % d,
+                    "TWILIO_AUTH_TOKEN": "set-but-no-sid"})
+        out = subprocess.run([os.path.join(build, folder, daemon)], cwd=d, env=env,
+                             capture_output=True, text=True, timeout=60)
+        errors = [l for l in (out.stdout + out.stderr).splitlines() if "level=error" in l]
+        check(out.returncode == 78, "%s exited %s on a bad channel setting" % (
+            daemon, out.returncode))
+        check(len(errors) == 1 and "TWILIO_ACCOUNT_SID" in errors[0],
+              "%s: expected one error line naming TWILIO_ACCOUNT_SID: %r" % (daemon, errors))
+        subprocess.run(["rm", "-rf", d])
+
+
 def main():
     channel = sys.argv[1] if len(sys.argv) > 1 else "twilio"
     backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
@@ -432,6 +457,7 @@ def main():
     media = os.path.join(os.environ.get("TMPDIR", "/tmp"), "ciu-media-%d" % os.getpid())
     os.makedirs(media, exist_ok=True)
     if channel == "twilio":
+        config_errors(build_dir())
         fake = P.start_twilio(media_dir=media)
         env.update({"TWILIO_ACCOUNT_SID": P.TWILIO_ACCOUNT_SID,
                     "TWILIO_AUTH_TOKEN": P.TWILIO_AUTH_TOKEN,

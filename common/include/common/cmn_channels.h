@@ -13,7 +13,7 @@
 
 #include "common/cmn_settings.h"
 
-typedef struct {
+typedef struct cmn_channels_s {
     bool twilio;                 /* Twilio channel on */
     bool meta;                   /* Meta WhatsApp Cloud API channel on */
     bool simulator;              /* simulator channel on */

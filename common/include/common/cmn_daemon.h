@@ -97,6 +97,12 @@ typedef struct {
  * On failure cmn_daemon_shutdown() must still be called. */
 int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
                     long admin_port_field);
+/* The WhatsApp channels on, checked (cmn_channels_load): CMN_EXIT_OK, or
+ * CMN_EXIT_CONFIG after logging the one line naming the variable. Warns when
+ * webhook signatures are not checked. */
+struct cmn_channels_s;
+int cmn_daemon_channels(cmn_daemon_t *d, struct cmn_channels_s *ret);
+
 /* Release everything boot created. Safe on a half-booted daemon. */
 void cmn_daemon_shutdown(cmn_daemon_t *d);
 static inline bool cmn_daemon_stopping(void) { return cmn_stop_g != 0; }
