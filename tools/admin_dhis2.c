@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "admin_dhis2.h"
+#include "admin_util.h"
 #include "common/cmn_daemon.h"
 #include "common/cmn_log.h"
 #include "common/cmn_settings.h"
@@ -33,18 +34,6 @@ typedef struct {
     bool failed;
     const char *cmd;
 } s_opts_t;
-
-static int s_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int s_fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("ciu-admin: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
 
 static void s_usage(FILE *f)
 {
@@ -79,7 +68,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             return CMN_BOOT_DONE;
         default:
             s_usage(stderr);
-            return s_fail(CMN_EXIT_USAGE, "dhis2: unknown option '%s'", argv[optind - 1]);
+            return admin_fail(CMN_EXIT_USAGE, "dhis2: unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1) {
@@ -90,12 +79,12 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     if (strcmp(o->cmd, "check") != 0 && strcmp(o->cmd, "status") != 0 &&
         strcmp(o->cmd, "retry") != 0) {
         s_usage(stderr);
-        return s_fail(CMN_EXIT_USAGE, "dhis2: unknown command '%s'", o->cmd);
+        return admin_fail(CMN_EXIT_USAGE, "dhis2: unknown command '%s'", o->cmd);
     }
     if (o->failed && strcmp(o->cmd, "retry") != 0)
-        return s_fail(CMN_EXIT_USAGE, "dhis2: --failed goes with retry");
+        return admin_fail(CMN_EXIT_USAGE, "dhis2: --failed goes with retry");
     if (o->json && strcmp(o->cmd, "retry") == 0)
-        return s_fail(CMN_EXIT_USAGE, "dhis2: retry has no --json");
+        return admin_fail(CMN_EXIT_USAGE, "dhis2: retry has no --json");
     return 0;
 }
 
@@ -118,19 +107,6 @@ static void s_age(int64_t ms, char out[32])
         snprintf(out, 32, "%lld h", (long long)(s / 3600));
     else
         snprintf(out, 32, "%lld days", (long long)(s / 86400));
-}
-
-static int s_print_json(json_t *j)
-{
-    int code = CMN_EXIT_OK;
-    if (j == NULL)
-        return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
-    if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-        code = s_fail(CMN_EXIT_SOFTWARE, "cannot write JSON");
-    else
-        fputc('\n', stdout);
-    json_decref(j);
-    return code;
 }
 
 /* ---- check ------------------------------------------------------------------ */
@@ -367,7 +343,7 @@ static int s_check(const s_opts_t *o)
     int code = CMN_EXIT_OK, rc;
 
     if (cmn_settings_load(&st, &err) < 0) {
-        code = s_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
+        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
         free(err);
         return code;
     }
@@ -605,7 +581,7 @@ out:
         json_t *j = json_pack("{s:b, s:i, s:i, s:o}", "ok", k.failures == 0 && code == 0,
                               "failures", k.failures, "warnings", k.warnings, "checks", k.list);
         k.list = NULL;
-        int pc = s_print_json(j);
+        int pc = admin_print_json(j);
         if (code == CMN_EXIT_OK)
             code = pc;
     } else if (k.failures == 0 && code == CMN_EXIT_OK) {
@@ -638,23 +614,23 @@ static int s_open(s_db_t *db)
     char *err = NULL, msg[512] = "", shown[512] = "";
     int code = CMN_EXIT_OK, v = 0;
     if (cmn_settings_load(&db->settings, &err) < 0) {
-        code = s_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
+        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
         free(err);
         return code;
     }
     db->loaded = true;
     char *url = cmn_settings_store_url(&db->settings);
     if (url == NULL)
-        return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
     bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
     if (sqlite && access(url, F_OK) != 0)
-        code = s_fail(CMN_EXIT_UNAVAILABLE,
+        code = admin_fail(CMN_EXIT_UNAVAILABLE,
                       "no SQLite store at %s (check CIU_DATA_DIR / DATABASE_URL)", url);
     else if (cmn_store_open(url, &db->store, msg, sizeof(msg)) < 0) {
         cmn_store_url_redact(url, shown, sizeof(shown));
-        code = s_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
     } else if (cmn_store_schema_version(db->store, &v) < 0 || v < 3) {
-        code = s_fail(CMN_EXIT_UNAVAILABLE, "the store has no DHIS2 tables yet: run 'ciu-admin "
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "the store has no DHIS2 tables yet: run 'ciu-admin "
                                             "migrate' or start a daemon");
     }
     free(url);
@@ -708,7 +684,7 @@ static int s_status(const s_opts_t *o)
                         "WHERE status = 'failed' ORDER BY updated_ms DESC, id DESC LIMIT $1",
                         lim, 1, &failed) < 0) {
         code =
-            s_fail(CMN_EXIT_UNAVAILABLE, "cannot read the DHIS2 queue: %s", cmn_store_errmsg(st));
+            admin_fail(CMN_EXIT_UNAVAILABLE, "cannot read the DHIS2 queue: %s", cmn_store_errmsg(st));
         goto out;
     }
     const char *base = db.settings.dhis2_base_url;
@@ -764,7 +740,7 @@ static int s_status(const s_opts_t *o)
                                                s_jtext(cmn_rows_get(failed, i, 3)), "at", when));
         }
         json_object_set_new(j, "failed", f);
-        code = s_print_json(j);
+        code = admin_print_json(j);
         goto out;
     }
     printf("%-18s%s\n", "DHIS2:",
@@ -859,7 +835,7 @@ static int s_retry(const s_opts_t *o)
         r = cmn_store_commit(db.store);
     if (r < 0) {
         cmn_store_rollback(db.store);
-        code = s_fail(CMN_EXIT_UNAVAILABLE, "cannot re-queue: %s", cmn_store_errmsg(db.store));
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot re-queue: %s", cmn_store_errmsg(db.store));
         goto out;
     }
     if (o->failed)

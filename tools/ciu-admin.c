@@ -43,6 +43,7 @@
 #include "common/cmn_str.h"
 
 #include "admin_dhis2.h"
+#include "admin_util.h"
 
 #define S_EXIT_NOT_FOUND 1
 #define S_SALT_BYTES 32
@@ -87,8 +88,7 @@ static void s_usage(FILE *f)
             "78 bad configuration.\n");
 }
 
-static int s_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int s_fail(int code, const char *fmt, ...)
+int admin_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     fputs("ciu-admin: ", stderr);
@@ -101,7 +101,7 @@ static int s_fail(int code, const char *fmt, ...)
 
 static int s_store_fail(s_admin_t *a, const char *what)
 {
-    return s_fail(CMN_EXIT_UNAVAILABLE, "cannot %s: %s", what, cmn_store_errmsg(a->store));
+    return admin_fail(CMN_EXIT_UNAVAILABLE, "cannot %s: %s", what, cmn_store_errmsg(a->store));
 }
 
 /* 0, or an exit code after printing why. */
@@ -146,7 +146,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             s_usage(stdout);
             return CMN_BOOT_DONE;
         default:
-            return s_fail(CMN_EXIT_USAGE, "%s: unknown option '%s' (see --help)", o->cmd,
+            return admin_fail(CMN_EXIT_USAGE, "%s: unknown option '%s' (see --help)", o->cmd,
                           sub_argv[optind - 1]);
         }
     }
@@ -159,7 +159,7 @@ static int s_gen_salt(void)
 {
     char hex[S_SALT_BYTES * 2 + 1];
     if (cmn_random_hex(hex, sizeof(hex), S_SALT_BYTES) < 0)
-        return s_fail(CMN_EXIT_SOFTWARE, "cannot read random bytes");
+        return admin_fail(CMN_EXIT_SOFTWARE, "cannot read random bytes");
     printf("%s\n", hex);
     return CMN_EXIT_OK;
 }
@@ -173,24 +173,24 @@ static int s_open(s_admin_t *a, bool create)
     int r, code = CMN_EXIT_OK;
 
     if (cmn_settings_load(&a->settings, &err) < 0) {
-        code = s_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
+        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
         free(err);
         return code;
     }
     a->settings_loaded = true;
     url = cmn_settings_store_url(&a->settings);
     if (url == NULL)
-        return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
     bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
     if (sqlite && create) {
         r = cmn_settings_make_data_dir(&a->settings);
         if (r < 0) {
-            code = s_fail(CMN_EXIT_CONFIG, "CIU_DATA_DIR: cannot create '%s': %s",
+            code = admin_fail(CMN_EXIT_CONFIG, "CIU_DATA_DIR: cannot create '%s': %s",
                           a->settings.data_dir, strerror(-r));
             goto out;
         }
     } else if (sqlite && access(url, F_OK) != 0) {
-        code = s_fail(CMN_EXIT_UNAVAILABLE,
+        code = admin_fail(CMN_EXIT_UNAVAILABLE,
                       "no SQLite store at %s (check CIU_DATA_DIR / DATABASE_URL, or run "
                       "'ciu-admin migrate')",
                       url);
@@ -199,7 +199,7 @@ static int s_open(s_admin_t *a, bool create)
     r = cmn_store_open(url, &a->store, msg, sizeof(msg));
     if (r < 0) {
         cmn_store_url_redact(url, shown, sizeof(shown));
-        code = s_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
     }
 out:
     free(url);
@@ -221,7 +221,7 @@ static int s_need_schema(s_admin_t *a, int *ret_version)
     if (cmn_store_schema_version(a->store, &v) < 0)
         return s_store_fail(a, "read the schema version");
     if (v < 1)
-        return s_fail(CMN_EXIT_UNAVAILABLE,
+        return admin_fail(CMN_EXIT_UNAVAILABLE,
                       "the store has no schema yet: run 'ciu-admin migrate' or start a daemon");
     *ret_version = v;
     return 0;
@@ -240,13 +240,13 @@ static void s_short_key(const char *key, char out[S_KEY_SHORT + 1])
     cmn_strlcpy(out, key ? key : "-", S_KEY_SHORT + 1);
 }
 
-static int s_print_json(json_t *j)
+int admin_print_json(json_t *j)
 {
     int code = CMN_EXIT_OK;
     if (j == NULL)
-        return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
     if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-        code = s_fail(CMN_EXIT_SOFTWARE, "cannot write JSON");
+        code = admin_fail(CMN_EXIT_SOFTWARE, "cannot write JSON");
     else
         fputc('\n', stdout);
     json_decref(j);
@@ -357,11 +357,11 @@ static int s_cmd_status(s_admin_t *a)
     for (int i = 0; i < cmn_rows_count(sync); i++)
         json_object_set_new(g, cmn_rows_get(sync, i, 0), json_integer(cmn_rows_int(sync, i, 1, 0)));
     cmn_rows_destroy(&sync);
-    return s_print_json(j);
+    return admin_print_json(j);
 oom:
     json_decref(j);
     cmn_rows_destroy(&sync);
-    return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+    return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
 }
 
 /* --- duplicates -------------------------------------------------------- */
@@ -424,11 +424,11 @@ static int s_cmd_duplicates_list(s_admin_t *a, bool all)
         json_object_set_new(o, "status", json_string(cmn_rows_get(rows, i, 7)));
     }
     cmn_rows_destroy(&rows);
-    return a->json ? s_print_json(arr) : CMN_EXIT_OK;
+    return a->json ? admin_print_json(arr) : CMN_EXIT_OK;
 oom:
     json_decref(arr);
     cmn_rows_destroy(&rows);
-    return s_fail(CMN_EXIT_SOFTWARE, "out of memory");
+    return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
 }
 
 static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
@@ -438,7 +438,7 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
     int version = 0, code;
 
     if (cmn_parse_long(arg, 1, LONG_MAX, &id) < 0)
-        return s_fail(CMN_EXIT_USAGE, "duplicates resolve: '%s' is not a duplicate id", arg);
+        return admin_fail(CMN_EXIT_USAGE, "duplicates resolve: '%s' is not a duplicate id", arg);
     code = s_need_schema(a, &version);
     if (code != 0)
         return code;
@@ -447,7 +447,7 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
                        &changed) < 0)
         return s_store_fail(a, "update the duplicate");
     if (changed == 0)
-        return s_fail(S_EXIT_NOT_FOUND, "no duplicate with id %ld", id);
+        return admin_fail(S_EXIT_NOT_FOUND, "no duplicate with id %ld", id);
     printf("duplicate %ld marked reviewed\n", id);
     return CMN_EXIT_OK;
 }
@@ -462,11 +462,11 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     int version = 0, code;
 
     if (len == 0 || len > S_CIU_MAX)
-        return s_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU", arg);
+        return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU", arg);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)arg[i];
         if (!isalnum(c))
-            return s_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)", arg);
+            return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)", arg);
         ciu[i] = (char)toupper(c);
     }
     ciu[len] = '\0';
@@ -482,7 +482,7 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     if (cmn_rows_count(rows) == 0) {
         cmn_rows_destroy(&rows);
         if (a->json)
-            code = s_print_json(json_pack("{s:s, s:b}", "ciu", ciu, "registered", 0));
+            code = admin_print_json(json_pack("{s:s, s:b}", "ciu", ciu, "registered", 0));
         else
             printf("%s: not registered\n", ciu);
         return code == CMN_EXIT_OK ? S_EXIT_NOT_FOUND : code;
@@ -494,7 +494,7 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     s_iso(cmn_rows_int(rows, 0, 2, 0), last);
     cmn_rows_destroy(&rows);
     if (a->json)
-        return s_print_json(json_pack("{s:s, s:b, s:I, s:s, s:s, s:I}", "ciu", ciu, "registered",
+        return admin_print_json(json_pack("{s:s, s:b, s:I, s:s, s:s, s:I}", "ciu", ciu, "registered",
                                       1, "request_count", (json_int_t)count, "first", first,
                                       "last", last, "open_duplicates", (json_int_t)dups));
     printf("CIU:             %s\n", ciu);
@@ -542,7 +542,7 @@ static int s_cmd_channels(s_admin_t *a)
     int code = CMN_EXIT_OK;
 
     if (cmn_channels_load(&a->settings, &ch, &err) < 0) {
-        code = s_fail(CMN_EXIT_CONFIG, "%s", err);
+        code = admin_fail(CMN_EXIT_CONFIG, "%s", err);
         free(err);
         return code;
     }
@@ -556,7 +556,7 @@ static int s_cmd_channels(s_admin_t *a)
                               "simulator", ch.simulator);
         for (int i = 0; j && i < 4; i++)
             json_object_set_new(j, names[i], s_rows_json(rows[i]));
-        code = s_print_json(j);
+        code = admin_print_json(j);
         goto out;
     }
     printf("channels on:     %s\n", cmn_channels_describe(&ch, desc, sizeof(desc)));
@@ -594,7 +594,7 @@ static int s_run(const s_opts_t *o)
     memset(&a, 0, sizeof(a));
     a.json = o->json;
     if (strcmp(o->cmd, "gen-salt") == 0)
-        return o->nargs == 0 ? s_gen_salt() : s_fail(CMN_EXIT_USAGE, "gen-salt takes no argument");
+        return o->nargs == 0 ? s_gen_salt() : admin_fail(CMN_EXIT_USAGE, "gen-salt takes no argument");
     bool migrate = strcmp(o->cmd, "migrate") == 0;
     bool status = strcmp(o->cmd, "status") == 0;
     bool dups = strcmp(o->cmd, "duplicates") == 0;
@@ -602,16 +602,16 @@ static int s_run(const s_opts_t *o)
     bool registry = strcmp(o->cmd, "registry") == 0;
     bool channels = strcmp(o->cmd, "channels") == 0;
     if (!migrate && !status && !dups && !registry && !channels)
-        return s_fail(CMN_EXIT_USAGE, "unknown command '%s' (see --help)", o->cmd);
+        return admin_fail(CMN_EXIT_USAGE, "unknown command '%s' (see --help)", o->cmd);
     if ((migrate || status || channels) && o->nargs != 0)
-        return s_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
+        return admin_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
     if (dups && !resolve && o->nargs != 0)
-        return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
+        return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
                                       "duplicates resolve ID");
     if (resolve && o->nargs != 2)
-        return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates resolve ID");
+        return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates resolve ID");
     if (registry && o->nargs != 1)
-        return s_fail(CMN_EXIT_USAGE, "usage: ciu-admin registry [--json] CIU");
+        return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin registry [--json] CIU");
 
     code = s_open(&a, migrate);
     if (code == CMN_EXIT_OK) {
@@ -644,6 +644,6 @@ int main(int argc, char **argv)
         return code;
     code = s_run(&o);
     if (fflush(stdout) != 0 && code == CMN_EXIT_OK)
-        code = s_fail(CMN_EXIT_SOFTWARE, "cannot write the output: %s", strerror(errno));
+        code = admin_fail(CMN_EXIT_SOFTWARE, "cannot write the output: %s", strerror(errno));
     return code;
 }
