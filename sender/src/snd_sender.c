@@ -398,12 +398,27 @@ typedef struct {
     snd_sender_t *s;
     char (*users)[CMN_HEX256_LEN];
     size_t n;
+    s_call_t *finished_mark; /* s->finished before the transaction */
 } s_claim_arg_t;
 
 static int s_tx_claim(void *arg, cmn_store_t *st)
 {
     s_claim_arg_t *a = arg;
     int64_t now = cmn_now_ms();
+    /* A transaction may run again (-EBUSY): forget what a rolled-back attempt
+     * claimed or delivered, so nothing is started or announced twice. */
+    while (a->s->finished != a->finished_mark) {
+        s_call_t *c = a->s->finished;
+        a->s->finished = c->next;
+        s_call_free(c);
+    }
+    while (a->s->to_start) {
+        s_call_t *c = a->s->to_start;
+        a->s->to_start = c->next;
+        if (c->probe)
+            a->s->ch[c->ch].probing = false;
+        s_call_free(c);
+    }
     for (size_t i = 0; i < a->n; i++) {
         int r = s_claim_user(a->s, st, a->users[i], now);
         if (r < 0)
@@ -596,7 +611,7 @@ static int s_pump(snd_sender_t *s)
         cmn_strlcpy(users[i], cmn_keyset_key(s->pending, i), CMN_HEX256_LEN);
     cmn_keyset_clear(s->pending); /* finished calls and deferrals add people back */
     for (size_t off = 0; off < n && r == 0; off += max) {
-        s_claim_arg_t a = {s, users + off, n - off < max ? n - off : max};
+        s_claim_arg_t a = {s, users + off, n - off < max ? n - off : max, s->finished};
         r = cmn_daemon_tx(s->d, s_tx_claim, &a);
         if (r < 0) {
             s_free_list(&s->to_start);
