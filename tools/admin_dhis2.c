@@ -683,8 +683,8 @@ static int s_status(const s_opts_t *o)
                         "SELECT id, ciu, error_codes, last_error, updated_ms FROM dhis2_sync "
                         "WHERE status = 'failed' ORDER BY updated_ms DESC, id DESC LIMIT $1",
                         lim, 1, &failed) < 0) {
-        code =
-            admin_fail(CMN_EXIT_UNAVAILABLE, "cannot read the DHIS2 queue: %s", cmn_store_errmsg(st));
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot read the DHIS2 queue: %s",
+                          cmn_store_errmsg(st));
         goto out;
     }
     const char *base = db.settings.dhis2_base_url;

@@ -466,7 +466,8 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)arg[i];
         if (!isalnum(c))
-            return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)", arg);
+            return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)",
+                              arg);
         ciu[i] = (char)toupper(c);
     }
     ciu[len] = '\0';
@@ -494,9 +495,9 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     s_iso(cmn_rows_int(rows, 0, 2, 0), last);
     cmn_rows_destroy(&rows);
     if (a->json)
-        return admin_print_json(json_pack("{s:s, s:b, s:I, s:s, s:s, s:I}", "ciu", ciu, "registered",
-                                      1, "request_count", (json_int_t)count, "first", first,
-                                      "last", last, "open_duplicates", (json_int_t)dups));
+        return admin_print_json(json_pack(
+            "{s:s, s:b, s:I, s:s, s:s, s:I}", "ciu", ciu, "registered", 1, "request_count",
+            (json_int_t)count, "first", first, "last", last, "open_duplicates", (json_int_t)dups));
     printf("CIU:             %s\n", ciu);
     printf("request count:   %lld\n", count);
     printf("first requested: %s\n", first);
@@ -594,7 +595,8 @@ static int s_run(const s_opts_t *o)
     memset(&a, 0, sizeof(a));
     a.json = o->json;
     if (strcmp(o->cmd, "gen-salt") == 0)
-        return o->nargs == 0 ? s_gen_salt() : admin_fail(CMN_EXIT_USAGE, "gen-salt takes no argument");
+        return o->nargs == 0 ? s_gen_salt()
+                             : admin_fail(CMN_EXIT_USAGE, "gen-salt takes no argument");
     bool migrate = strcmp(o->cmd, "migrate") == 0;
     bool status = strcmp(o->cmd, "status") == 0;
     bool dups = strcmp(o->cmd, "duplicates") == 0;

@@ -48,15 +48,11 @@ typedef struct {
 struct ciu_engine {
     cmn_daemon_t *d;
     cmn_i18n_t *texts;
-    cmn_pull_t *pull;
     cmn_push_t *to_sender;
     cmn_push_t *to_dhis2;
     cmn_push_t *to_conversation;
-    cmn_pub_t *pub;
-    size_t shard, shards;
     char media_dir[4096];
-    cmn_keyset_t *keys;  /* people of the batch */
-    cmn_announce_t *ann; /* what the batch tells the others after commit */
+    cmn_stage_t st; /* PULL, PUB, share, the batch's people, announcements */
     const cmn_keyset_t *batch;
     s_qr_t *qrs; /* rendered images of the batch */
     size_t nqrs, maxqrs;
@@ -212,7 +208,7 @@ static int s_qr_attach(ciu_engine_t *e, cmn_store_t *st, const char *ciu, int64_
     if (r < 0)
         return r;
     e->nfiles++;
-    cmn_announce_count(e->ann, e->m_qr, 1);
+    cmn_announce_count(e->st.ann, e->m_qr, 1);
     return cmn_str_printf(ret_url, "%s/media/qr/%s.png", e->d->settings.public_url, token);
 }
 
@@ -236,10 +232,10 @@ static void s_announce(ciu_engine_t *e, const s_issue_t *is)
     s_msg(&m, CMN_MSG_OUTBOUND, is);
     m.ciu[0] = '\0';
     m.row = is->outbox_row;
-    cmn_announce_push(e->ann, e->to_sender, &m);
+    cmn_announce_push(e->st.ann, e->to_sender, &m);
     s_msg(&m, CMN_MSG_INBOUND, is);
     m.ciu[0] = '\0';
-    cmn_announce_push(e->ann, e->to_conversation, &m);
+    cmn_announce_push(e->st.ann, e->to_conversation, &m);
     if (is->ciu[0] == '\0')
         return; /* a rejected request */
     if (is->sync_row) {
@@ -247,18 +243,18 @@ static void s_announce(ciu_engine_t *e, const s_issue_t *is)
         cmn_msg_init(&m, CMN_MSG_DHIS2_SYNC, is->rq.trace);
         cmn_strlcpy(m.ciu, is->ciu, sizeof(m.ciu));
         m.row = is->sync_row;
-        cmn_announce_push(e->ann, e->to_dhis2, &m);
+        cmn_announce_push(e->st.ann, e->to_dhis2, &m);
     }
     s_msg(&m, CMN_EV_CIU_ISSUED, is);
     m.existing = is->existing;
-    cmn_announce_pub(e->ann, e->pub, &m);
-    cmn_announce_count(e->ann, is->existing ? e->m_existing : e->m_issued, 1);
+    cmn_announce_pub(e->st.ann, e->st.pub, &m);
+    cmn_announce_count(e->st.ann, is->existing ? e->m_existing : e->m_issued, 1);
     for (int k = 0; k < 2 && is->dups[k]; k++) {
         s_msg(&m, CMN_EV_DUPLICATE, is);
         m.channel[0] = '\0';
         cmn_strlcpy(m.detail, is->dups[k], sizeof(m.detail));
-        cmn_announce_pub(e->ann, e->pub, &m);
-        cmn_announce_count(e->ann, e->m_duplicates, 1);
+        cmn_announce_pub(e->st.ann, e->st.pub, &m);
+        cmn_announce_count(e->st.ann, e->m_duplicates, 1);
     }
 }
 
@@ -412,7 +408,7 @@ static int s_work(void *arg, const cmn_keyset_t *keys)
     e->batch = keys;
     if (e->d->settings.enable_qr)
         s_qr_prepare(e, keys);
-    r = cmn_stage_tx(e->d, e->ann, s_tx, e);
+    r = cmn_stage_tx(e->d, e->st.ann, s_tx, e);
     if (r >= 0)
         s_files_write(e);
     e->nfiles = 0;
@@ -423,7 +419,7 @@ static int s_work(void *arg, const cmn_keyset_t *keys)
 static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
 {
     ciu_engine_t *e = arg;
-    return cmn_stage_batch(msgs, n, CMN_MSG_CIU_REQUEST, e->keys, s_work, e);
+    return cmn_stage_batch(msgs, n, CMN_MSG_CIU_REQUEST, e->st.keys, s_work, e);
 }
 
 /* Delete expired QR media: the rows, and every file older than the TTL (a
@@ -454,12 +450,13 @@ static int s_on_rescan(void *arg, bool at_start)
 {
     ciu_engine_t *e = arg;
     int64_t ttl_ms = e->d->settings.media_ttl_s * 1000;
-    int n = cmn_stage_scan(e->d->store, &ciu_store_scan, e->shard, e->shards, e->keys, s_work, e);
+    int n = cmn_stage_scan(e->d->store, &ciu_store_scan, e->st.shard, e->st.shards, e->st.keys,
+                           s_work, e);
 
     if (n > 0)
         log_info(S_MODULE, NULL, "%s: pending requests of %d people picked up",
                  at_start ? "start" : "scan", n);
-    if (n < 0 || e->shard != 0)
+    if (n < 0 || e->st.shard != 0)
         return n < 0 ? n : 0;
     /* Images whose file a crash (or a full disk) left unwritten. */
     n = ciu_store_media_unwritten(e->d->store, cmn_now_ms() + ttl_ms - S_FILE_GRACE_MS, s_qr_write,
@@ -474,46 +471,35 @@ static int s_on_rescan(void *arg, bool at_start)
 ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
 {
     ciu_engine_t *e = calloc(1, sizeof(*e));
-    cmn_str_t err = CMN_STR_INIT(1024);
     size_t max = (size_t)d->settings.batch_max;
-    char lang_dir[4096];
 
     if (e == NULL)
         return NULL;
     e->d = d;
-    e->keys = cmn_keyset_new(max);
-    e->ann = cmn_announce_new(16 * max);
     e->maxqrs = e->maxfiles = 4 * max;
     e->qrs = calloc(e->maxqrs, sizeof(*e->qrs));
     e->files = calloc(e->maxfiles, sizeof(*e->files));
-    if (e->keys == NULL || e->ann == NULL || e->qrs == NULL || e->files == NULL)
+    if (e->qrs == NULL || e->files == NULL)
         goto fail;
-    snprintf(lang_dir, sizeof(lang_dir), "%s/lang", d->settings.share_dir);
-    e->texts = cmn_i18n_load(lang_dir, &err);
-    if (e->texts == NULL) {
-        log_error(S_MODULE, NULL, "CIU_SHARE_DIR: cannot load the texts: %s",
-                  cmn_str_cstr(&err));
+    e->texts = cmn_daemon_texts(d);
+    if (e->texts == NULL)
         goto fail;
-    }
     snprintf(e->media_dir, sizeof(e->media_dir), "%s/media", d->settings.data_dir);
     if ((mkdir(e->media_dir, 0750) != 0 && errno != EEXIST)) {
         log_error(S_MODULE, NULL, "CIU_DATA_DIR: cannot create %s: %s", e->media_dir,
                   strerror(errno));
         goto fail;
     }
-    e->pull = cmn_daemon_pull(d, d->settings.ep_engine, &e->shard, &e->shards);
-    if (e->pull == NULL)
+    if (cmn_stage_open(&e->st, d, d->settings.ep_engine, d->settings.ev_engine,
+                       "CIU_ENGINE_EVENTS") < 0)
         goto fail;
     e->to_sender = cmn_push_new(d->bus, d->settings.ep_sender);
     e->to_dhis2 = cmn_push_new(d->bus, d->settings.ep_dhis2);
     e->to_conversation = cmn_push_new(d->bus, d->settings.ep_conversation);
-    e->pub = cmn_pub_new(d->bus, d->settings.ev_engine);
-    if (e->to_sender == NULL || e->to_dhis2 == NULL || e->to_conversation == NULL ||
-        e->pub == NULL) {
+    if (e->to_sender == NULL || e->to_dhis2 == NULL || e->to_conversation == NULL) {
         log_error(S_MODULE, NULL,
                   "cannot set up the bus (CIU_SENDER_ENDPOINTS, "
-                  "CIU_DHIS2_ENDPOINTS, CIU_CONVERSATION_ENDPOINTS, "
-                  "CIU_ENGINE_EVENTS): %s",
+                  "CIU_DHIS2_ENDPOINTS, CIU_CONVERSATION_ENDPOINTS): %s",
                   strerror(errno));
         goto fail;
     }
@@ -523,10 +509,8 @@ ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
     e->m_duplicates = cmn_metrics_counter(d->metrics, "duplicates_total", NULL,
                                           "Potential duplicates recorded");
     e->m_qr = cmn_metrics_counter(d->metrics, "qr_codes_total", NULL, "QR images generated");
-    cmn_str_free(&err);
     return e;
 fail:
-    cmn_str_free(&err);
     ciu_engine_destroy(&e);
     return NULL;
 }
@@ -534,7 +518,7 @@ fail:
 int ciu_engine_run(ciu_engine_t *e)
 {
     static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
-    return cmn_daemon_work(e->d, e->pull, &ops, e);
+    return cmn_stage_run(&e->st, &ops, e);
 }
 
 int ciu_engine_batch(ciu_engine_t *e, const cmn_msg_t *msgs, size_t n)
@@ -553,18 +537,15 @@ void ciu_engine_destroy(ciu_engine_t **p)
     if (p == NULL || *p == NULL)
         return;
     e = *p;
-    cmn_pub_destroy(&e->pub);
     cmn_push_destroy(&e->to_conversation);
     cmn_push_destroy(&e->to_dhis2);
     cmn_push_destroy(&e->to_sender);
-    cmn_pull_destroy(&e->pull);
+    cmn_stage_close(&e->st);
     cmn_i18n_destroy(&e->texts);
     if (e->qrs)
         s_qr_clear(e);
     free(e->qrs);
     free(e->files);
-    cmn_announce_destroy(&e->ann);
-    cmn_keyset_destroy(&e->keys);
     free(e);
     *p = NULL;
 }

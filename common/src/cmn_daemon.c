@@ -11,6 +11,7 @@
 
 #include "common/cmn_channels.h"
 #include "common/cmn_daemon.h"
+#include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
 
 #define S_MODULE "daemon"
@@ -386,4 +387,17 @@ int cmn_daemon_channels(cmn_daemon_t *d, struct cmn_channels_s *ret)
                                  "checked; anyone who can reach this port can forge messages "
                                  "(local tests only)");
     return CMN_EXIT_OK;
+}
+
+struct cmn_i18n *cmn_daemon_texts(cmn_daemon_t *d)
+{
+    cmn_str_t err = CMN_STR_INIT(1024);
+    char dir[4096];
+    cmn_i18n_t *t;
+    snprintf(dir, sizeof(dir), "%s/lang", d->settings.share_dir);
+    t = cmn_i18n_load(dir, &err);
+    if (t == NULL)
+        log_error("config", NULL, "CIU_SHARE_DIR: cannot load the texts: %s", cmn_str_cstr(&err));
+    cmn_str_free(&err);
+    return t;
 }

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/cmn_log.h"
+
 #include "common/cmn_stage.h"
 
 int cmn_stage_scan(cmn_store_t *st, const cmn_scan_t *scan, size_t index, size_t count,
@@ -71,4 +73,39 @@ int cmn_stage_tx(cmn_daemon_t *d, cmn_announce_t *a, int (*fn)(void *arg, cmn_st
     else
         cmn_announce_flush(a);
     return r;
+}
+
+int cmn_stage_open(cmn_stage_t *st, cmn_daemon_t *d, const char *endpoints, const char *events,
+                   const char *events_var)
+{
+    size_t max = (size_t)d->settings.batch_max;
+    memset(st, 0, sizeof(*st));
+    st->d = d;
+    st->keys = cmn_keyset_new(max);
+    st->ann = cmn_announce_new(16 * max);
+    if (st->keys == NULL || st->ann == NULL)
+        return -ENOMEM;
+    st->pull = cmn_daemon_pull(d, endpoints, &st->shard, &st->shards);
+    if (st->pull == NULL)
+        return -EADDRINUSE; /* logged */
+    st->pub = cmn_pub_new(d->bus, events);
+    if (st->pub == NULL) {
+        int e = errno;
+        log_error("stage", NULL, "%s: cannot bind '%s': %s", events_var, events, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+void cmn_stage_close(cmn_stage_t *st)
+{
+    cmn_pub_destroy(&st->pub);
+    cmn_pull_destroy(&st->pull);
+    cmn_announce_destroy(&st->ann);
+    cmn_keyset_destroy(&st->keys);
+}
+
+int cmn_stage_run(cmn_stage_t *st, const cmn_worker_ops_t *ops, void *arg)
+{
+    return cmn_daemon_work(st->d, st->pull, ops, arg);
 }

@@ -22,13 +22,9 @@ struct conv_server {
     cmn_i18n_t *texts;
     ciu_cities_t *cities;
     conv_flood_limits_t flood;
-    cmn_pull_t *pull;
     cmn_push_t *to_engine;
     cmn_push_t *to_sender;
-    cmn_pub_t *pub;
-    size_t shard, shards;
-    cmn_keyset_t *keys;  /* people of the batch */
-    cmn_announce_t *ann; /* what the batch tells the others after commit */
+    cmn_stage_t st; /* PULL, PUB, share, the batch's people, announcements */
     const cmn_keyset_t *batch;
     cmn_counter_t *m_messages;
     cmn_counter_t *m_requests;
@@ -141,10 +137,10 @@ static int s_request(conv_server_t *s, cmn_store_t *st, s_person_t *p, const con
         return r;
     s_msg(&m, CMN_MSG_CIU_REQUEST, p);
     m.row = id;
-    cmn_announce_push(s->ann, s->to_engine, &m);
+    cmn_announce_push(s->st.ann, s->to_engine, &m);
     s_msg(&m, CMN_EV_CIU_REQUESTED, p);
-    cmn_announce_pub(s->ann, s->pub, &m);
-    cmn_announce_count(s->ann, s->m_requests, 1);
+    cmn_announce_pub(s->st.ann, s->st.pub, &m);
+    cmn_announce_count(s->st.ann, s->m_requests, 1);
     return 0;
 }
 
@@ -168,7 +164,7 @@ static int s_step(conv_server_t *s, cmn_store_t *st, s_person_t *p, const conv_i
     r = conv_flow_step(&ctx, &in, m->kind && strcmp(m->kind, "text") == 0, m->body ? m->body : "",
                        at, &res);
     if (r == 0 && p->have && conv_session_expired(&ctx, &p->cur, at))
-        cmn_announce_count(s->ann, s->m_expired, 1);
+        cmn_announce_count(s->st.ann, s->m_expired, 1);
     if (r == 0 && res.send_code)
         r = s_code(s, st, p, res.session.lang);
     for (int k = 0; k < res.nreplies && r == 0; k++) {
@@ -201,11 +197,11 @@ static int s_message(conv_server_t *s, cmn_store_t *st, s_person_t *p, const con
     p->to = m->from;
     switch (conv_flood_count(&s->flood, &p->flood, at)) {
     case CONV_FLOOD_DROP:
-        cmn_announce_count(s->ann, s->m_flood, 1);
+        cmn_announce_count(s->st.ann, s->m_flood, 1);
         return 0;
     case CONV_FLOOD_WARN: {
         const char *vars[] = {"minutes", minutes, NULL};
-        cmn_announce_count(s->ann, s->m_flood, 1);
+        cmn_announce_count(s->st.ann, s->m_flood, 1);
         log_warn(S_MODULE, p->trace, "flood protection: number ignored for %ld s",
                  s->d->settings.flood_block_s);
         snprintf(minutes, sizeof(minutes), "%ld", (s->d->settings.flood_block_s + 59) / 60);
@@ -226,12 +222,12 @@ static void s_announce_person(conv_server_t *s, const s_person_t *p)
     if (p->last_outbox) {
         s_msg(&m, CMN_MSG_OUTBOUND, p);
         m.row = p->last_outbox;
-        cmn_announce_push(s->ann, s->to_sender, &m);
+        cmn_announce_push(s->st.ann, s->to_sender, &m);
     }
     if (p->handled) {
         s_msg(&m, CMN_EV_MESSAGE_PROCESSED, p);
-        cmn_announce_pub(s->ann, s->pub, &m);
-        cmn_announce_count(s->ann, s->m_messages, (uint64_t)p->handled);
+        cmn_announce_pub(s->st.ann, s->st.pub, &m);
+        cmn_announce_count(s->st.ann, s->m_messages, (uint64_t)p->handled);
     }
 }
 
@@ -309,24 +305,25 @@ static int s_work(void *arg, const cmn_keyset_t *keys)
     conv_server_t *s = arg;
 
     s->batch = keys;
-    return cmn_stage_tx(s->d, s->ann, s_tx, s);
+    return cmn_stage_tx(s->d, s->st.ann, s_tx, s);
 }
 
 static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
 {
     conv_server_t *s = arg;
-    return cmn_stage_batch(msgs, n, CMN_MSG_INBOUND, s->keys, s_work, s);
+    return cmn_stage_batch(msgs, n, CMN_MSG_INBOUND, s->st.keys, s_work, s);
 }
 
 static int s_on_rescan(void *arg, bool at_start)
 {
     conv_server_t *s = arg;
-    int n = cmn_stage_scan(s->d->store, &conv_store_scan, s->shard, s->shards, s->keys, s_work, s);
+    int n = cmn_stage_scan(s->d->store, &conv_store_scan, s->st.shard, s->st.shards, s->st.keys,
+                           s_work, s);
 
     if (n > 0)
         log_info(S_MODULE, NULL, "%s: unprocessed work of %d people picked up",
                  at_start ? "start" : "scan", n);
-    if (n < 0 || s->shard != 0)
+    if (n < 0 || s->st.shard != 0)
         return n < 0 ? n : 0;
     return conv_store_purge(s->d->store, cmn_now_ms(), s->d->settings.session_timeout_min * 60000LL,
                             S_MARKER_KEEP_MS, conv_flood_keep_ms(&s->flood));
@@ -336,7 +333,6 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
 {
     conv_server_t *s = calloc(1, sizeof(*s));
     cmn_str_t err = CMN_STR_INIT(1024);
-    size_t max = (size_t)d->settings.batch_max;
     char path[4096];
     char *cerr = NULL;
 
@@ -345,17 +341,9 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
     s->d = d;
     s->flood = (conv_flood_limits_t){(int)d->settings.flood_max, d->settings.flood_window_s * 1000,
                                      d->settings.flood_block_s * 1000};
-    s->keys = cmn_keyset_new(max);
-    s->ann = cmn_announce_new(16 * max);
-    if (s->keys == NULL || s->ann == NULL)
+    s->texts = cmn_daemon_texts(d);
+    if (s->texts == NULL)
         goto fail;
-    snprintf(path, sizeof(path), "%s/lang", d->settings.share_dir);
-    s->texts = cmn_i18n_load(path, &err);
-    if (s->texts == NULL) {
-        log_error(S_MODULE, NULL, "CIU_SHARE_DIR: cannot load the texts: %s", cmn_str_cstr(&err));
-        goto fail;
-    }
-    cmn_str_reset(&err);
     if (cmn_i18n_check(s->texts, &err) > 0)
         log_warn(S_MODULE, NULL, "texts missing (French is used instead): %s",
                  cmn_str_cstr(&err));
@@ -367,15 +355,15 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
         free(cerr);
         goto fail;
     }
-    s->pull = cmn_daemon_pull(d, d->settings.ep_conversation, &s->shard, &s->shards);
-    if (s->pull == NULL)
+    if (cmn_stage_open(&s->st, d, d->settings.ep_conversation, d->settings.ev_conversation,
+                       "CIU_CONVERSATION_EVENTS") < 0)
         goto fail;
     s->to_engine = cmn_push_new(d->bus, d->settings.ep_engine);
     s->to_sender = cmn_push_new(d->bus, d->settings.ep_sender);
-    s->pub = cmn_pub_new(d->bus, d->settings.ev_conversation);
-    if (s->to_engine == NULL || s->to_sender == NULL || s->pub == NULL) {
-        log_error(S_MODULE, NULL, "cannot set up the bus (CIU_ENGINE_ENDPOINTS, "
-                                  "CIU_SENDER_ENDPOINTS, CIU_CONVERSATION_EVENTS): %s",
+    if (s->to_engine == NULL || s->to_sender == NULL) {
+        log_error(S_MODULE, NULL,
+                  "cannot set up the bus (CIU_ENGINE_ENDPOINTS, "
+                  "CIU_SENDER_ENDPOINTS): %s",
                   strerror(errno));
         goto fail;
     }
@@ -398,7 +386,7 @@ fail:
 int conv_server_run(conv_server_t *s)
 {
     static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
-    return cmn_daemon_work(s->d, s->pull, &ops, s);
+    return cmn_stage_run(&s->st, &ops, s);
 }
 
 int conv_server_batch(conv_server_t *s, const cmn_msg_t *msgs, size_t n)
@@ -417,14 +405,11 @@ void conv_server_destroy(conv_server_t **p)
     if (p == NULL || *p == NULL)
         return;
     s = *p;
-    cmn_pub_destroy(&s->pub);
     cmn_push_destroy(&s->to_sender);
     cmn_push_destroy(&s->to_engine);
-    cmn_pull_destroy(&s->pull);
+    cmn_stage_close(&s->st);
     ciu_cities_destroy(&s->cities);
     cmn_i18n_destroy(&s->texts);
-    cmn_announce_destroy(&s->ann);
-    cmn_keyset_destroy(&s->keys);
     free(s);
     *p = NULL;
 }

@@ -6,6 +6,7 @@
 
 #include "common/cmn_http.h"
 #include "common/cmn_log.h"
+#include "common/cmn_stage.h"
 #include "dhis_api.h"
 #include "dhis_bridge.h"
 #include "dhis_config.h"
@@ -87,8 +88,7 @@ typedef struct {
 
 struct dhis_bridge {
     cmn_daemon_t *d;
-    cmn_pull_t *pull;
-    cmn_pub_t *pub;
+    cmn_stage_t st;     /* PULL, PUB (the bridge shares work by leases, not by shard) */
     dhis_config_t *cfg; /* NULL: DHIS2 not configured */
     cmn_http_t *http;
     char owner[CMN_ID_LEN];
@@ -145,7 +145,7 @@ static void s_publish(dhis_bridge_t *b, const char *type, const char *trace, con
     cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
     ev.row = row;
     ev.existing = existing;
-    cmn_pub_send(b->pub, &ev);
+    cmn_pub_send(b->st.pub, &ev);
 }
 
 /* ---- accepting queued rows ------------------------------------------------ */
@@ -1413,15 +1413,9 @@ dhis_bridge_t *dhis_bridge_new(cmn_daemon_t *d, int *ret_code)
         goto fail;
     b->rnd |= 1;
     *ret_code = CMN_EXIT_UNAVAILABLE;
-    b->pull = cmn_daemon_pull(d, d->settings.ep_dhis2, &(size_t){0}, &(size_t){0});
-    if (b->pull == NULL)
+    if (cmn_stage_open(&b->st, d, d->settings.ep_dhis2, d->settings.ev_dhis2, "CIU_DHIS2_EVENTS") <
+        0)
         goto fail;
-    b->pub = cmn_pub_new(d->bus, d->settings.ev_dhis2);
-    if (b->pub == NULL) {
-        log_error(S_MODULE, NULL, "CIU_DHIS2_EVENTS: cannot bind '%s': %s", d->settings.ev_dhis2,
-                  strerror(errno));
-        goto fail;
-    }
     *ret_code = CMN_EXIT_SOFTWARE;
     cmn_metrics_t *m = d->metrics;
     b->m_pending = cmn_metrics_counter(m, "dhis2_pending_total", NULL,
@@ -1492,7 +1486,7 @@ int dhis_bridge_run(dhis_bridge_t *b)
                                          .on_rescan = s_on_rescan,
                                          .poll_prepare = s_poll_prepare,
                                          .on_poll = s_on_poll};
-    return cmn_daemon_work(b->d, b->pull, &ops, b);
+    return cmn_stage_run(&b->st, &ops, b);
 }
 
 void dhis_bridge_destroy(dhis_bridge_t **p)
@@ -1511,8 +1505,7 @@ void dhis_bridge_destroy(dhis_bridge_t **p)
         free(b->jobs[i].rows);
     free(b->jobs);
     dhis_config_destroy(&b->cfg);
-    cmn_pub_destroy(&b->pub);
-    cmn_pull_destroy(&b->pull);
+    cmn_stage_close(&b->st);
     free(b);
     *p = NULL;
 }

@@ -79,13 +79,10 @@ struct snd_sender {
     cmn_channels_t chans;
     cmn_i18n_t *texts;
     cmn_http_t *http;
-    cmn_pull_t *pull;
-    cmn_pub_t *pub;
-    size_t shard, shards;
+    cmn_stage_t st; /* PULL, PUB, this replica's share, the scan's keyset */
     s_channel_t ch[S_NCH];
     /* people to look at: from wake-ups, finished calls, timers, scans */
     cmn_keyset_t *pending;
-    cmn_keyset_t *scanned; /* one chunk of a scan */
     /* people whose next reply may not go yet (retry time, rate, lease) */
     s_deferred_t *deferred;
     size_t ndeferred;
@@ -727,7 +724,7 @@ static void s_event(snd_sender_t *s, const char *type, const s_call_t *c, const 
     cmn_strlcpy(ev.channel, c->ch >= 0 ? s->ch[c->ch].name : "sim", sizeof(ev.channel));
     cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
     ev.row = c->row;
-    cmn_pub_send(s->pub, &ev);
+    cmn_pub_send(s->st.pub, &ev);
 }
 
 /* After commit: channel state, events, logs, metrics, and the next reply. */
@@ -748,7 +745,7 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
             cmn_msg_init(&ev, CMN_EV_CHANNEL_PAUSED, c->trace);
             cmn_strlcpy(ev.channel, chn->name, sizeof(ev.channel));
             cmn_strlcpy(ev.detail, res->code, sizeof(ev.detail));
-            cmn_pub_send(s->pub, &ev);
+            cmn_pub_send(s->st.pub, &ev);
         }
         chn->paused = true;
         chn->probe_ms = mono + s->probe_interval_ms;
@@ -767,7 +764,7 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
         cmn_msg_t ev;
         cmn_msg_init(&ev, CMN_EV_CHANNEL_RESUMED, c->trace);
         cmn_strlcpy(ev.channel, chn->name, sizeof(ev.channel));
-        cmn_pub_send(s->pub, &ev);
+        cmn_pub_send(s->st.pub, &ev);
     }
     if (chn && res->outcome == SND_THROTTLE) {
         int64_t hold = res->retry_after_s > 0 ? res->retry_after_s * 1000 : 1000;
@@ -863,8 +860,8 @@ static int s_on_rescan(void *arg, bool at_start)
     snd_sender_t *s = arg;
     cmn_param_t extra[] = {P_INT(cmn_now_ms())};
     cmn_scan_t scan = {s_scan_sql, extra, 1, S_SCAN_LIMIT};
-    int found = cmn_stage_scan(s->d->store, &scan, s->shard, s->shards, s->scanned,
-                               s_scan_chunk, s);
+    int found =
+        cmn_stage_scan(s->d->store, &scan, s->st.shard, s->st.shards, s->st.keys, s_scan_chunk, s);
     if (found < 0)
         return found;
     if (found > 0 && at_start)
@@ -907,25 +904,22 @@ static int s_on_poll(void *arg)
 snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
 {
     snd_sender_t *s = calloc(1, sizeof(*s));
-    cmn_str_t err = CMN_STR_INIT(1024);
     int64_t mono = cmn_mono_ms();
     if (s == NULL)
         return NULL;
     s->d = d;
     s->chans = *ch;
     s->pending = cmn_keyset_new(S_USERS_MAX);
-    s->scanned = cmn_keyset_new((size_t)d->settings.batch_max);
     s->deferred = calloc(S_USERS_MAX, sizeof(*s->deferred));
     s->http = cmn_http_new(S_RESP_MAX);
-    if (s->pending == NULL || s->scanned == NULL || s->deferred == NULL || s->http == NULL)
+    if (s->pending == NULL || s->deferred == NULL || s->http == NULL)
         goto fail;
-    char lang_dir[4096];
-    snprintf(lang_dir, sizeof(lang_dir), "%s/lang", d->settings.share_dir);
-    s->texts = cmn_i18n_load(lang_dir, &err);
-    if (s->texts == NULL) {
-        log_error(S_MODULE, NULL, "CIU_SHARE_DIR: %s", cmn_str_cstr(&err));
+    if (cmn_stage_open(&s->st, d, d->settings.ep_sender, d->settings.ev_sender,
+                       "CIU_SENDER_EVENTS") < 0)
         goto fail;
-    }
+    s->texts = cmn_daemon_texts(d);
+    if (s->texts == NULL)
+        goto fail;
     s->probe_interval_ms = d->settings.rescan_ms * 5;
     if (s->probe_interval_ms < 1000)
         s->probe_interval_ms = 1000;
@@ -933,22 +927,13 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         s->probe_interval_ms = 30000;
     s->ch[S_CH_TWILIO] = (s_channel_t){.on = ch->twilio, .name = "twilio"};
     s->ch[S_CH_META] = (s_channel_t){.on = ch->meta, .name = "meta"};
-    s->pull = cmn_daemon_pull(d, d->settings.ep_sender, &s->shard, &s->shards);
-    if (s->pull == NULL)
-        goto fail;
     /* The number's budget is shared: each of the N sender replicas (its
      * endpoint list) sends at most 1/N of it. */
-    double share = 1.0 / (double)(s->shards ? s->shards : 1);
+    double share = 1.0 / (double)(s->st.shards ? s->st.shards : 1);
     cmn_ratelimit_init(&s->ch[S_CH_TWILIO].rl, (double)d->settings.twilio_max_mps * share,
                        (double)d->settings.twilio_max_mps * share, mono);
     cmn_ratelimit_init(&s->ch[S_CH_META].rl, (double)d->settings.meta_max_mps * share,
                        (double)d->settings.meta_max_mps * share, mono);
-    s->pub = cmn_pub_new(d->bus, d->settings.ev_sender);
-    if (s->pub == NULL) {
-        log_error(S_MODULE, NULL, "CIU_SENDER_EVENTS: cannot bind '%s': %s", d->settings.ev_sender,
-                  strerror(errno));
-        goto fail;
-    }
     s->m_sent = cmn_metrics_counter(d->metrics, "messages_sent_total", NULL,
                                     "Replies accepted by a channel");
     s->m_failed = cmn_metrics_counter(d->metrics, "messages_failed_total", NULL,
@@ -971,10 +956,8 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                                        0);
     s->m_call = cmn_metrics_histogram(d->metrics, "provider_call_seconds", NULL,
                                       "Duration of provider calls", NULL, 0);
-    cmn_str_free(&err);
     return s;
 fail:
-    cmn_str_free(&err);
     snd_sender_destroy(&s);
     return NULL;
 }
@@ -1017,7 +1000,7 @@ int snd_sender_run(snd_sender_t *s)
                                          .on_rescan = s_on_rescan,
                                          .poll_prepare = s_poll_prepare,
                                          .on_poll = s_on_poll};
-    int r = cmn_daemon_work(s->d, s->pull, &ops, s);
+    int r = cmn_stage_run(&s->st, &ops, s);
     s_drain(s);
     return r;
 }
@@ -1031,11 +1014,9 @@ void snd_sender_destroy(snd_sender_t **p)
     cmn_http_destroy(&s->http); /* calls in flight: their leases bring them back */
     s_free_list(&s->finished);
     s_free_list(&s->to_start);
-    cmn_pub_destroy(&s->pub);
-    cmn_pull_destroy(&s->pull);
+    cmn_stage_close(&s->st);
     cmn_i18n_destroy(&s->texts);
     cmn_keyset_destroy(&s->pending);
-    cmn_keyset_destroy(&s->scanned);
     free(s->deferred);
     free(s);
     *p = NULL;

@@ -97,6 +97,11 @@ typedef struct {
  * On failure cmn_daemon_shutdown() must still be called. */
 int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
                     long admin_port_field);
+/* The language files of CIU_SHARE_DIR/lang (cmn_i18n_load): NULL after
+ * logging one line naming CIU_SHARE_DIR. Caller owns. */
+struct cmn_i18n;
+struct cmn_i18n *cmn_daemon_texts(cmn_daemon_t *d);
+
 /* The WhatsApp channels on, checked (cmn_channels_load): CMN_EXIT_OK, or
  * CMN_EXIT_CONFIG after logging the one line naming the variable. Warns when
  * webhook signatures are not checked. */

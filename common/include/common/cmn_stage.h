@@ -26,6 +26,28 @@
 #include "common/cmn_store.h"
 
 #define CMN_STAGE_SCAN_LIMIT 1000 /* most keys one scan picks up (default) */
+
+/* What every stage owns besides its own logic: this replica's PULL (and so
+ * its share: shard of shards), its PUB for events, a keyset for one batch
+ * (CIU_BATCH_MAX keys) and the post-commit announcement list. A stage embeds
+ * one and opens it in its _new, closes it in its _destroy. */
+typedef struct {
+    cmn_daemon_t *d;
+    cmn_pull_t *pull;
+    cmn_pub_t *pub;
+    size_t shard, shards;
+    cmn_keyset_t *keys;
+    cmn_announce_t *ann;
+} cmn_stage_t;
+
+/* endpoints: the stage's PULL list (e.g. settings.ep_sender); events: its
+ * PUB endpoint and events_var the variable that sets it (for the error
+ * line). 0, or -errno after logging one line; close it in any case. */
+int cmn_stage_open(cmn_stage_t *st, cmn_daemon_t *d, const char *endpoints, const char *events,
+                   const char *events_var);
+void cmn_stage_close(cmn_stage_t *st); /* safe on a half-opened or zeroed stage */
+/* The worker loop (cmn_daemon_work) on this stage's PULL. Returns an exit code. */
+int cmn_stage_run(cmn_stage_t *st, const cmn_worker_ops_t *ops, void *arg);
 #define CMN_STAGE_EXTRA_MAX 8     /* most extra parameters of a scan query */
 
 /* Handles a set of keys (one chunk of a scan, or one batch of wake-ups). */
