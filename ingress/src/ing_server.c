@@ -903,10 +903,12 @@ static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                         enum MHD_RequestTerminationCode toe)
 {
     s_req_t *req = *con_cls;
-    (void)cls;
     (void)c;
     (void)toe;
     if (req) {
+        /* woken at shutdown but closed before its resume ran */
+        if (req->park)
+            s_unref(cls, req->park);
         cmn_str_free(&req->body);
         free(req->uri);
         free(req);

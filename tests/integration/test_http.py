@@ -9,6 +9,8 @@ are accepted; /media tokens that do not exist are 404.
 import json
 import os
 import sys
+import threading
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
@@ -72,6 +74,19 @@ def scenario(stack):
     # long-poll returns within the wait when nothing comes
     msgs, cur = stack.poll("+243899999999", None, wait=1)
     check(msgs == [] and cur == "0", "empty mailbox: %r %r" % (msgs, cur))
+
+    # a long-poll still waiting when ingress stops: answered, nothing leaked (the
+    # sanitizer build's exit code, checked by run(), says so)
+    threading.Thread(target=lambda: stack.poll("+243899999998", None, wait=30),
+                     daemon=True).start()
+
+    def waiting():
+        with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % admin, timeout=5) as r:
+            return b"ciu_sim_polls_waiting 1" in r.read()
+    deadline = time.time() + 10
+    while not waiting():
+        check(time.time() < deadline, "the long-poll never waited")
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
