@@ -261,6 +261,9 @@ static int s_lookup(const cmn_cfg_entry_t *e, const s_dotenv_t *d, s_found_t *f,
                     char what[600], fix[300];
                     snprintf(what, sizeof(what), "cannot read '%s': %s", path,
                              r == -E2BIG ? "file too large" : strerror(-r));
+                    for (char *p = what; *p; p++) /* one line, whatever the path holds */
+                        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                            *p = '?';
                     snprintf(fix, sizeof(fix), "point %s at a readable file", fname);
                     *ret_err = s_error(fname, what, NULL, e->help, fix);
                     return -EINVAL;

@@ -220,6 +220,21 @@ static void test_name_file(void **state)
     free(err);
 }
 
+/* Fuzz finding (fuzz_env): a NAME_FILE path holding a newline (a quoted
+ * "\n" in .env) was quoted as is in the error, which is promised on one
+ * line; control bytes are shown as '?', as in quoted values. */
+static void test_fuzz_file_path_one_line(void **state)
+{
+    tcfg_t c;
+    (void)state;
+    write_file(".env", "TC_NAME_FILE=\"no\\nsuch\\tfile\"\n");
+    char *err = load(&c); /* load() checks there is no newline */
+    assert_string_equal(err, "TC_NAME_FILE: cannot read 'no?such?file': No such file or "
+                             "directory (display name; fix: point TC_NAME_FILE at a readable "
+                             "file)");
+    free(err);
+}
+
 static void test_alias(void **state)
 {
     (void)state;
@@ -342,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bool_spellings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz_file_path_one_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
