@@ -8,7 +8,7 @@
 #include "common/cmn_bus.h"
 #include "common/cmn_hash.h"
 
-#define S_HWM 100000
+#define S_HWM 10000 /* messages queued per socket; past it wake-ups drop (the scans recover) */
 #define S_EP_MAX 512
 
 struct cmn_bus {
@@ -61,11 +61,15 @@ static void *s_socket(cmn_bus_t *bus, int type)
 {
     void *s = zmq_socket(bus->ctx, type);
     int zero = 0, hwm = S_HWM;
+    /* our messages are small: a peer sending a bigger frame is disconnected
+     * before it is buffered (a 256 MB frame cannot grow a daemon) */
+    int64_t maxsize = CMN_BUS_FRAME_MAX;
     if (s == NULL)
         return NULL;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     return s;
 }
 

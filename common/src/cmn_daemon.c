@@ -15,6 +15,7 @@
 #include "common/cmn_log.h"
 
 #define S_MODULE "daemon"
+#define S_DROP_WARN_MS 10000
 #define S_STORE_WAIT_MS 30000
 
 volatile sig_atomic_t cmn_stop_g = 0;
@@ -269,7 +270,8 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
 {
     size_t max = (size_t)d->settings.batch_max;
     cmn_msg_t *batch = calloc(max, sizeof(*batch));
-    int64_t next_scan = 0;
+    int64_t next_scan = 0, last_warn = -S_DROP_WARN_MS;
+    uint64_t dropped = 0;
     bool at_start = true;
 
     if (batch == NULL)
@@ -329,8 +331,18 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
             if (r == -EAGAIN || r == -EINTR || r == -EIO)
                 break;
             if (r == -EPROTO) {
+                /* counted always, logged at most every 10 s: garbage on the bus
+                 * must not flood the log */
                 cmn_counter_add(d->m_dropped, 1);
-                log_warn(S_MODULE, NULL, "dropped a malformed or unknown message");
+                dropped++;
+                if (cmn_mono_ms() - last_warn >= S_DROP_WARN_MS) {
+                    log_warn(S_MODULE, NULL,
+                             "dropped %llu malformed or unknown messages "
+                             "(bus_dropped_total counts them all)",
+                             (unsigned long long)dropped);
+                    dropped = 0;
+                    last_warn = cmn_mono_ms();
+                }
                 continue;
             }
             n++;

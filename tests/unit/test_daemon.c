@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -473,6 +474,63 @@ static void test_worker_loop(void **state)
     free(l);
 }
 
+/* Garbage on the bus: thousands of bad frames are counted but logged a few
+ * times only, and a frame over CMN_BUS_FRAME_MAX never reaches the stage
+ * (ZMQ_MAXMSGSIZE); good messages still get through. */
+static void test_worker_bus_abuse(void **state)
+{
+    s_fix_t *f = *state;
+    s_loop_t *l = calloc(1, sizeof(*l));
+    char path[512], line[1024];
+    int saved = dup(STDERR_FILENO), lines = 0;
+    assert_non_null(l);
+    snprintf(path, sizeof(path), "%s/stderr.log", f->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    setenv("LOG_LEVEL", "warning", 1); /* the fixture's "error" would hide the lines */
+    s_loop_start(f, l);
+
+    void *ctx = zmq_ctx_new();
+    void *raw = zmq_socket(ctx, ZMQ_PUSH);
+    int zero = 0;
+    zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_connect(raw, l->ep), 0);
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(zmq_send(raw, "\xc1garbage", 8, 0), 8);
+    int64_t deadline = cmn_mono_ms() + S_DEADLINE_MS;
+    while (s_metric(l->port, "ciu_bus_dropped_total") < 2000 && cmn_mono_ms() < deadline)
+        s_nap();
+    assert_int_equal(s_metric(l->port, "ciu_bus_dropped_total"), 2000);
+    size_t big = 4 * CMN_BUS_FRAME_MAX;
+    char *huge = calloc(1, big);
+    assert_non_null(huge);
+    zmq_send(raw, huge, big, ZMQ_DONTWAIT);
+    free(huge);
+    s_send(l, CMN_MSG_OUTBOUND, 7, NULL);
+    s_wait_recorded(l, 1);
+    /* the big frame was refused by the transport, never decoded */
+    assert_int_equal(s_metric(l->port, "ciu_bus_dropped_total"), 2000);
+    zmq_close(raw);
+    zmq_ctx_term(ctx);
+    s_loop_stop(l);
+    assert_int_equal(l->rec.n, 1); /* only the good message reached the stage */
+
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    FILE *in = fopen(path, "r");
+    assert_non_null(in);
+    while (fgets(line, sizeof(line), in))
+        if (strstr(line, "malformed or unknown"))
+            lines++;
+    fclose(in);
+    assert_true(lines >= 1 && lines <= 2);
+    free(l);
+}
+
 static void test_worker_failure_health(void **state)
 {
     s_fix_t *f = *state;
@@ -611,6 +669,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_boot_salt_required, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_boot_command_line, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_worker_loop, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_worker_bus_abuse, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_worker_failure_health, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_pull_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tx, s_setup, s_teardown),

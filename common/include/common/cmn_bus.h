@@ -22,6 +22,9 @@ typedef struct cmn_pub cmn_pub_t;
 typedef struct cmn_sub cmn_sub_t;
 
 #define CMN_BUS_MAX_REPLICAS 64
+/* Largest frame a socket accepts (ZMQ_MAXMSGSIZE): a peer sending more is
+ * disconnected. Our messages are at most CMN_MSG_MAX_BYTES. */
+#define CMN_BUS_FRAME_MAX (2 * CMN_MSG_MAX_BYTES)
 
 cmn_bus_t *cmn_bus_new(void);
 void cmn_bus_destroy(cmn_bus_t **p); /* closes sockets still open, linger 0 */
