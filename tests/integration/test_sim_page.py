@@ -4,9 +4,14 @@
 Drives headless Chromium through chromedriver's W3C WebDriver HTTP API with
 urllib only. Needs a running stack: CIU_TEST_URL=http://127.0.0.1:<port>.
 It opens /sim/, plays a whole conversation (Bonjour, Mbengue, Ibrahima, 1997,
-DA, 1, and "1" at the confirmation step if there is one) and asserts that an
-incoming bubble carries the CIU MBEIBR7DA1. Saves a screenshot to
-$CIU_TEST_ARTIFACTS/ciu-sim.png (a directory) or /tmp/ciu-sim.png.
+KN, 1, and "1" at the confirmation step if there is one) and asserts that an
+incoming bubble carries the CIU MBEIBR7KN1, that the view follows the QR
+image once it has loaded (the last bubble visible, issue 11), that the page
+has a favicon and no console error, no fullwidth "＋" (plain SVG icons), and
+that its labels follow the bot's language (French, then English after
+LANGUE 2 in a new conversation). Saves a screenshot to
+$CIU_TEST_ARTIFACTS/ciu-sim.png (a directory) or /tmp/ciu-sim.png, and
+checks it is a PNG of the phone's width.
 
 Environment: CIU_TEST_URL (required), CIU_TEST_ARTIFACTS, CHROMIUM (default
 /usr/bin/chromium), CHROMEDRIVER (default chromedriver on PATH),
@@ -28,9 +33,9 @@ import urllib.request
 DEADLINE = time.monotonic() + 85          # whole test < 90 s
 STEP_TIMEOUT = 15                         # per expected reply
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
-EXPECTED_CIU = "MBEIBR7DA1"
+EXPECTED_CIU = "MBEIBR7KN1"
 SCRIPT = [("Bonjour", "Question 1"), ("Mbengue", "Question 2"), ("Ibrahima", "Question 3"),
-          ("1997", "Question 4"), ("DA", "Question 5")]
+          ("1997", "Question 4"), ("KN", "Question 5")]
 
 
 class Fail(Exception):
@@ -84,8 +89,10 @@ class WebDriver:
                 "--user-data-dir=" + profile, "--window-size=%d,800" % width]
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": chromium, "args": args,
+                "prefs": {"intl.accept_languages": "fr-FR"},
                 # headless windows are at least 500 px wide: emulate the phone width
                 "mobileEmulation": {"deviceMetrics": {"width": width, "height": 760,
                                                       "pixelRatio": 1.0}}}}}}
@@ -114,6 +121,14 @@ class WebDriver:
         png = base64.b64decode(self.s("GET", "/screenshot", timeout=20))
         with open(path, "wb") as f:
             f.write(png)
+
+    def console_errors(self):
+        """Browser console entries of level SEVERE (404s of the page's assets too)."""
+        try:
+            v = self.s("POST", "/se/log", {"type": "browser"})
+        except Fail:
+            v = self.call("POST", "/session/%s/log" % self.sid, {"type": "browser"})
+        return [e.get("message", "") for e in v or [] if e.get("level") == "SEVERE"]
 
     def quit(self):
         if self.sid:
@@ -164,12 +179,51 @@ def wait_acked(wd, count, timeout=10):
     raise Fail("outgoing bubble %d never got its tick" % count)
 
 
+def wait_js(wd, script, what, timeout=5):
+    """Wait until script returns a truthy value; no fixed sleeps."""
+    end = time.monotonic() + left(timeout)
+    while time.monotonic() < end:
+        v = wd.js(script)
+        if v:
+            return v
+        time.sleep(0.1)
+    raise Fail("%s (last value %r)" % (what, wd.js(script)))
+
+
+def labels(wd):
+    return wd.js("return [document.documentElement.lang,"
+                 " document.querySelector('label[for=number]').textContent,"
+                 " document.getElementById('input').placeholder,"
+                 " document.querySelector('#new .sr').textContent.trim()];")
+
+
+def check_png(path, width):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise Fail("screenshot %s is not a PNG" % path)
+    w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if w != width or h < 400:
+        raise Fail("screenshot %s is %dx%d, expected %d px wide" % (path, w, h, width))
+
+
 def run(wd, url, shot):
     wd.call("POST", "/session/%s/url" % wd.sid, {"url": url.rstrip("/") + "/sim/"}, timeout=30)
     for css in ("#number", "#input", "#send", "#messages"):
         wd.find(css)
     number = wd.js("return document.getElementById('number').value;")
     log("page loaded, number %s" % number)
+    # a favicon (inline: no /favicon.ico request) and no fullwidth plus
+    icon = wd.js("var l = document.querySelector('link[rel~=icon]'); return l ? l.href : '';")
+    if not icon.startswith("data:image/"):
+        raise Fail("no inline favicon (link rel=icon): %r" % icon)
+    if wd.js("return document.documentElement.outerHTML.indexOf('\\uff0b') >= 0;"):
+        raise Fail("the page still uses the fullwidth plus U+FF0B")
+    if not wd.js("return !!document.querySelector('#new svg');"):
+        raise Fail("the 'new conversation' button has no SVG icon")
+    lab = labels(wd)
+    if lab[0] != "fr" or lab[1] != "Votre numéro":
+        raise Fail("the page should start in French: %r" % lab)
     if not (number.startswith("+") and number[1:].isdigit() and 8 <= len(number) - 1 <= 15):
         raise Fail("default phone number %r is not +<8..15 digits>" % number)
     seen = len(incoming_texts(wd))
@@ -190,7 +244,7 @@ def run(wd, url, shot):
         texts = incoming_texts(wd)[seen:]
         if any(EXPECTED_CIU in t for t in texts):
             break
-        if not confirmed and any("MBE / IBR" in t for t in texts):
+        if not confirmed and any("MBE · IBR" in t for t in texts):
             log("confirmation step seen, answering 1")
             seen = len(incoming_texts(wd))
             send(wd, "1")
@@ -216,13 +270,37 @@ def run(wd, url, shot):
         raise Fail("inline image did not load: %r" % imgs)
     if imgs:
         log("%d inline image(s) loaded" % len(imgs))
-    wd.js("var m = document.getElementById('messages'); m.scrollTop = m.scrollHeight;")
-    time.sleep(0.3)
+    # The page itself keeps the last bubble in view once the image has loaded
+    # (the test does not scroll).
+    at_bottom = ("var m = document.getElementById('messages');"
+                 "return m.scrollHeight - m.scrollTop - m.clientHeight < 8;")
+    wait_js(wd, at_bottom, "the chat did not scroll to the bottom after the image loaded")
     wd.screenshot(shot)
+    check_png(shot, WIDTH)
     log("screenshot %s" % shot)
+    errors = wd.console_errors()
+    if errors:
+        raise Fail("console errors: %r" % errors[:5])
+    # A new conversation in English: the page's labels follow the bot.
+    wd.click(wd.find("#new"))
+    wait_js(wd, "return document.querySelectorAll('#messages .msg').length === 0;",
+            "the new conversation did not start empty")
+    send(wd, "LANGUE")
+    wait_acked(wd, 1)
+    wait_incoming(wd, "English", 0)
+    send(wd, "2")
+    wait_acked(wd, 2)
+    wait_js(wd, "return document.documentElement.lang === 'en';",
+            "the page did not switch to English after the bot did", timeout=STEP_TIMEOUT)
+    lab = labels(wd)
+    if lab[1:] != ["Your number", "Type a message", "New conversation"]:
+        raise Fail("English labels expected: %r" % lab)
+    log("labels follow the bot's language: %r" % lab)
+    wd.screenshot(shot[:-4] + "-en.png")
 
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE for it_sim_page
+WIDTH = int(os.environ.get("CIU_SIM_WIDTH", "360"))
 
 
 def browser():
@@ -251,7 +329,7 @@ def main():
         shot = os.path.join(art, "ciu-sim.png")
     else:
         shot = "/tmp/ciu-sim.png"
-    width = int(os.environ.get("CIU_SIM_WIDTH", "360"))
+    width = WIDTH
 
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/sim/", timeout=10) as r:
