@@ -340,8 +340,8 @@ static int s_meta_message(json_t *jm, json_t *contacts, const char *account, ing
     char kind[ING_KIND_MAX] = "text";
     ing_msg_t *m;
 
-    if (type == NULL || strcmp(type, "reaction") == 0 || strcmp(type, "system") == 0 ||
-        strcmp(type, "deleted") == 0) {
+    if (type == NULL || *type == '\0' || strcmp(type, "reaction") == 0 ||
+        strcmp(type, "system") == 0 || strcmp(type, "deleted") == 0) {
         b->ignored++;
         return 0;
     }

@@ -220,13 +220,30 @@ static void test_status_rank(void **state)
     assert_int_equal(ing_status_rank(NULL), -1);
 }
 
+/* Fuzz finding (fuzz_meta_webhook): a message with "type":"" was kept with
+ * kind "" (no kind at all, in the inbox and the message.received event). It
+ * is a message without a type: ignored. */
+static void test_fuzz_meta_empty_type(void **state)
+{
+    static const char body[] =
+        "{\"entry\":[{\"changes\":[{\"value\":{\"messages\":[{\"from\":\"243810000001\","
+        "\"id\":\"wamid.1\",\"type\":\"\",\"text\":{\"body\":\"Ibrahima\"}}]}}]}]}";
+    ing_batch_t b;
+    char err[128];
+    (void)state;
+    assert_int_equal(ing_meta_parse(body, strlen(body), &b, err, sizeof(err)), 0);
+    assert_int_equal(b.nmsgs, 0);
+    assert_int_equal(b.ignored, 1);
+    ing_batch_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_form_decoding),   cmocka_unit_test(test_twilio_vectors),
-        cmocka_unit_test(test_meta_vectors),    cmocka_unit_test(test_meta_payload),
-        cmocka_unit_test(test_meta_refusals),   cmocka_unit_test(test_twilio_payloads),
-        cmocka_unit_test(test_status_rank),
+        cmocka_unit_test(test_form_decoding), cmocka_unit_test(test_twilio_vectors),
+        cmocka_unit_test(test_meta_vectors),  cmocka_unit_test(test_meta_payload),
+        cmocka_unit_test(test_meta_refusals), cmocka_unit_test(test_twilio_payloads),
+        cmocka_unit_test(test_status_rank),   cmocka_unit_test(test_fuzz_meta_empty_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
