@@ -41,6 +41,9 @@ static const cmn_cfg_entry_t s_table[] = {
     SECRET("UIC_SALT", NULL, uic_salt,
            "secret key for the keyed hashes of phone numbers, at least 32 characters"),
     BOOL("CIU_SIMULATOR", "false", simulator, "enable the simulator channel (demo)"),
+    STR("CIU_SIM_ALLOWED_HOSTS", NULL, "localhost,127.0.0.1,[::1]", sim_allowed_hosts,
+        "comma-separated host names the simulator (/sim/) answers in the Host header, any "
+        "port unless one is given (name:port); * allows any (anti DNS rebinding)"),
     /* logging */
     STR("LOG_LEVEL", NULL, "info", log_level, "debug, info, warning or error"),
     BOOL("LOG_JSON", "false", log_json, "log JSON lines instead of logfmt"),

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +82,7 @@ struct s_route {
     const char *path;   /* exact path */
     size_t body_max;    /* bytes; larger bodies get 413 as soon as they cross it */
     s_handler_fn fn;
+    bool local; /* simulator: Host checked against CIU_SIM_ALLOWED_HOSTS, POST only JSON */
 };
 
 #define S_ROUTES_MAX 24
@@ -777,7 +779,18 @@ static void s_add_route(ing_server_t *s, const char *method, const char *path, s
                         s_handler_fn fn)
 {
     if (s->nroutes < S_ROUTES_MAX)
-        s->routes[s->nroutes++] = (s_route_t){method, path, body_max, fn};
+        s->routes[s->nroutes++] = (s_route_t){method, path, body_max, fn, false};
+}
+
+/* A simulator route: a local training tool, so only for the Host names of
+ * CIU_SIM_ALLOWED_HOSTS (no DNS rebinding) and, for POST, only JSON (no
+ * plain form post from another site). The provider webhooks are signed
+ * instead. */
+static void s_add_sim_route(ing_server_t *s, const char *method, const char *path, size_t body_max,
+                            s_handler_fn fn)
+{
+    if (s->nroutes < S_ROUTES_MAX)
+        s->routes[s->nroutes++] = (s_route_t){method, path, body_max, fn, true};
 }
 
 /* The route table: every path ciu-ingress answers. */
@@ -793,12 +806,95 @@ static void s_routes_init(ing_server_t *s)
     s_add_route(s, "POST", "/webhooks/meta", S_MIB, s_meta_post);
     s_add_route(s, "GET", "/webhooks/meta", 0, s_meta_verify);
     if (s->d->settings.simulator) {
-        s_add_route(s, "POST", "/sim/messages", 64 * S_KIB, s_sim_post);
-        s_add_route(s, "GET", "/sim/messages", 0, s_sim_get);
-        s_add_route(s, "GET", "/sim/", 0, s_r_sim_page);
-        s_add_route(s, "GET", "/sim", 0, s_r_sim_redirect);
-        s_add_route(s, "GET", "/", 0, s_r_sim_redirect);
+        s_add_sim_route(s, "POST", "/sim/messages", 64 * S_KIB, s_sim_post);
+        s_add_sim_route(s, "GET", "/sim/messages", 0, s_sim_get);
+        s_add_sim_route(s, "GET", "/sim/", 0, s_r_sim_page);
+        s_add_sim_route(s, "GET", "/sim", 0, s_r_sim_redirect);
+        s_add_sim_route(s, "GET", "/", 0, s_r_sim_redirect);
     }
+}
+
+/* Is the Host header (name, name:port, [v6] or [v6]:port) in the allow
+ * list? An entry without a port allows any port; "*" allows any host. */
+static bool s_host_allowed(const char *list, const char *host)
+{
+    size_t hlen, nlen;
+    const char *p = list;
+    if (host == NULL || *host == '\0' || list == NULL)
+        return false;
+    hlen = strlen(host);
+    if (host[0] == '[') {
+        const char *end = strchr(host, ']');
+        if (end == NULL)
+            return false;
+        nlen = (size_t)(end - host) + 1;
+    } else {
+        const char *colon = strchr(host, ':');
+        nlen = colon ? (size_t)(colon - host) : hlen;
+    }
+    if (nlen != hlen && (host[nlen] != ':' || host[nlen + 1] == '\0'))
+        return false; /* "[::1]x" or "name:" */
+    while (*p) {
+        size_t n;
+        while (*p == ' ' || *p == ',')
+            p++;
+        n = strcspn(p, ", ");
+        if (n == 1 && p[0] == '*')
+            return true;
+        if (n > 0 && ((n == nlen && strncasecmp(p, host, n) == 0) ||
+                      (n == hlen && strncasecmp(p, host, n) == 0)))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* application/json, any case, with or without parameters (charset). */
+static bool s_is_json(const char *ct)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    return strncasecmp(ct, json, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The Host header as it may be logged: printable name characters only. */
+static const char *s_loggable_host(const char *host)
+{
+    if (host == NULL)
+        return "(none)";
+    if (strlen(host) > 100 || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789.-:[]_") != strlen(host))
+        return "(not a host name)";
+    return host;
+}
+
+/* The simulator's guards: true when the request is refused (*ret: the
+ * queued answer), false to go on. */
+static bool s_local_refused(ing_server_t *s, struct MHD_Connection *c, const char *method,
+                            const char *url, enum MHD_Result *ret)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!s_host_allowed(s->d->settings.sim_allowed_hosts, host)) {
+        log_warn(S_MODULE, NULL,
+                 "403 %s %s: Host '%s' is not in CIU_SIM_ALLOWED_HOSTS (the simulator is a "
+                 "local training tool; add the name the trainees type to that list)",
+                 method, url, s_loggable_host(host));
+        *ret = s_error(s, c, 403,
+                       "this host name is not allowed for the simulator "
+                       "(CIU_SIM_ALLOWED_HOSTS)");
+        return true;
+    }
+    if (strcmp(method, "POST") == 0 && !s_is_json(ct)) {
+        log_info(S_MODULE, NULL, "415 %s %s: Content-Type is not application/json", method, url);
+        *ret = s_error(s, c, 415, "Content-Type must be application/json");
+        return true;
+    }
+    return false;
 }
 
 static bool s_path_match(const char *pattern, const char *url)
@@ -857,6 +953,13 @@ static enum MHD_Result s_access(void *cls, struct MHD_Connection *c, const char 
             req->answered = true;
             return known ? s_error(s, c, 405, "method not allowed") : s_error(s, c, 404,
                                                                               "not found");
+        }
+        if (req->route->local) {
+            enum MHD_Result ret = MHD_NO;
+            if (s_local_refused(s, c, method, url, &ret)) {
+                req->answered = true;
+                return ret;
+            }
         }
         req->body = (cmn_str_t)CMN_STR_INIT(req->route->body_max);
         if (cl && cmn_parse_long(cl, 0, LONG_MAX, &len) == 0 &&

@@ -5,7 +5,14 @@ Malformed JSON and missing fields get 400 with a JSON error (and a log
 line), bodies over 64 KiB get 413, unknown paths 404, wrong methods 405;
 /health answers (and /metrics on the admin port only); a body never reaches the log; the chat page is served; non-text messages
 are accepted; /media tokens that do not exist are 404.
+
+The simulator is a local training tool (issue 11): its routes answer only
+the Host names of CIU_SIM_ALLOWED_HOSTS (loopback names by default, any
+port), 403 with a JSON error and a log line otherwise (DNS rebinding), and
+POST only application/json, 415 otherwise (a plain form post from another
+site). The provider webhooks are not concerned (they are signed).
 """
+import http.client
 import json
 import os
 import sys
@@ -17,7 +24,66 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from stack import Person, check, run  # noqa: E402
 
 
+def raw_request(stack, method, path, headers, body=None):
+    """A request with exactly these headers (urllib always sets Host)."""
+    port = int(stack.base.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def local_only(stack):
+    sim = b'{"from": "+243810000002", "text": "Bonjour"}'
+    for host in ["localhost", "localhost:8000", "127.0.0.1:1", "[::1]:8000", "LOCALHOST:9"]:
+        status, body = raw_request(stack, "GET", "/sim/messages?to=%2B243810000002&wait=0",
+                                   {"Host": host})
+        check(status == 200, "Host %r should be allowed: %s %s" % (host, status, body))
+    for host in ["evil.example", "evil.example:8000", "127.0.0.1.evil.example", "localhost.",
+                 "[::1]x", "localhost:", ""]:
+        for method, path, body in [("GET", "/sim/", None), ("GET", "/", None),
+                                   ("GET", "/sim/messages?to=%2B243810000002", None),
+                                   ("POST", "/sim/messages", sim)]:
+            h = {"Content-Type": "application/json"} if body else {}
+            h["Host"] = host
+            status, data = raw_request(stack, method, path, h, body)
+            check(status == 403, "Host %r %s %s: expected 403, got %s" % (host, method, path,
+                                                                         status))
+            check("CIU_SIM_ALLOWED_HOSTS" in json.loads(data)["error"], "403 without JSON error")
+    log = open(stack.logs["ciu-ingress"], errors="replace").read()
+    check("403 GET /sim/: Host 'evil.example' is not in CIU_SIM_ALLOWED_HOSTS" in log,
+          "a refused Host is not logged")
+    for ctype in [None, "text/plain", "application/x-www-form-urlencoded",
+                  "multipart/form-data; boundary=x", "application/jsonp"]:
+        h = {"Host": "127.0.0.1"}
+        if ctype:
+            h["Content-Type"] = ctype
+        status, data = raw_request(stack, "POST", "/sim/messages", h, sim)
+        check(status == 415, "Content-Type %r: expected 415, got %s" % (ctype, status))
+        check("error" in json.loads(data), "415 without JSON error")
+    for ctype in ["application/json", "application/json; charset=utf-8", "Application/JSON"]:
+        status, data = raw_request(stack, "POST", "/sim/messages",
+                                   {"Host": "localhost", "Content-Type": ctype}, sim)
+        check(status == 202, "Content-Type %r: expected 202, got %s %s" % (ctype, status, data))
+    # /health and the provider webhooks are not the simulator's: no Host check
+    status, _ = raw_request(stack, "GET", "/health", {"Host": "ciu.example.org"})
+    check(status == 200, "/health with a public Host: %s" % status)
+    status, _ = raw_request(stack, "POST", "/whatsapp/webhook",
+                            {"Host": "ciu.example.org",
+                             "Content-Type": "application/x-www-form-urlencoded"}, b"a=b")
+    check(status not in (415,), "the webhook must not require JSON: %s" % status)
+
+
 def scenario(stack):
+    local_only(stack)
     def post(raw, ctype="application/json"):
         return stack.request("POST", "/sim/messages", raw=raw, headers={"Content-Type": ctype})
 

@@ -17,6 +17,7 @@ typedef struct {
     char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir */
     char *uic_salt;          /* UIC_SALT (secret) */
     bool simulator;          /* CIU_SIMULATOR: enable the simulator channel (demo) */
+    char *sim_allowed_hosts; /* CIU_SIM_ALLOWED_HOSTS: Host names /sim/ answers */
     /* logging */
     char *log_level;         /* LOG_LEVEL */
     bool log_json;           /* LOG_JSON */
