@@ -11,6 +11,7 @@
 #include "common/cmn_str.h"
 
 /* Every key and the placeholders its text may use (space-separated). */
+/* clang-format off */
 #define S_KEYS(X)                                                                      \
     X(welcome, "") X(q1, "") X(q2, "") X(q3, "") X(q4, "") X(q5, "")                   \
     X(err_empty, "") X(err_name_digits, "") X(err_name_no_letters, "")                 \
@@ -22,7 +23,12 @@
     X(too_long, "") X(wait_ciu, "") X(flood_warning, "minutes") X(ciu_issued, "ciu")   \
     X(ciu_existing, "ciu") X(code_again, "ciu") X(code_none, "") X(qr_caption, "ciu")  \
     X(error_internal, "") X(gender_1, "") X(gender_2, "") X(gender_3, "") X(gender_4, "")     \
-    X(ui_choose, "") X(ui_yes, "") X(ui_no, "")
+    X(ui_choose, "") X(ui_yes, "") X(ui_no, "")                                       \
+    X(summary_last, "") X(summary_first, "") X(summary_year, "")                      \
+    X(summary_city, "") X(summary_gender, "")                                        \
+    X(city_suggest, "") X(city_suggest_answer, "") X(city_suggest_no, "")             \
+    X(cities_title, "") X(cities_next, "")
+/* clang-format on */
 
 #define S_KEY_NAME(k, v) #k,
 #define S_KEY_VARS(k, v) v,

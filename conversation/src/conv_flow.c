@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ciu_cities.h"
 #include "ciu_rules.h"
 #include "common/cmn_i18n.h"
 #include "common/cmn_str.h"
@@ -19,6 +20,7 @@ typedef enum {
     S_CMD_LANGUAGE,
     S_CMD_CANCEL,
     S_CMD_CODE,
+    S_CMD_CITIES,
 } s_cmd_t;
 
 typedef struct {
@@ -32,29 +34,33 @@ static const s_word_t s_commands[] = {
     {"RECOMMENCER", S_CMD_RESTART, true},
     {"RESTART", S_CMD_RESTART, true},
     {"START OVER", S_CMD_RESTART, true},
-    {"KOBANDA", S_CMD_RESTART, true},         /* ln */
-    {"KOBANDA LISUSU", S_CMD_RESTART, true},  /* ln */
-    {"ANZA UPYA", S_CMD_RESTART, true},       /* sw */
+    {"KOBANDA", S_CMD_RESTART, true},        /* ln */
+    {"KOBANDA LISUSU", S_CMD_RESTART, true}, /* ln */
+    {"ANZA UPYA", S_CMD_RESTART, true},      /* sw */
     {"AIDE", S_CMD_HELP, true},
     {"HELP", S_CMD_HELP, true},
-    {"LISALISI", S_CMD_HELP, true},           /* ln */
-    {"MSAADA", S_CMD_HELP, true},             /* sw */
+    {"LISALISI", S_CMD_HELP, true}, /* ln */
+    {"MSAADA", S_CMD_HELP, true},   /* sw */
     {"RETOUR", S_CMD_BACK, true},
     {"BACK", S_CMD_BACK, true},
-    {"ZONGA SIMA", S_CMD_BACK, true},         /* ln */
-    {"ZONGA", S_CMD_BACK, false},             /* ln; also a surname */
-    {"RUDI NYUMA", S_CMD_BACK, true},         /* sw */
-    {"RUDI", S_CMD_BACK, false},              /* sw; also a first name */
+    {"ZONGA SIMA", S_CMD_BACK, true}, /* ln */
+    {"ZONGA", S_CMD_BACK, false},     /* ln; also a surname */
+    {"RUDI NYUMA", S_CMD_BACK, true}, /* sw */
+    {"RUDI", S_CMD_BACK, false},      /* sw; also a first name */
     {"LANGUE", S_CMD_LANGUAGE, true},
     {"LANGUAGE", S_CMD_LANGUAGE, true},
-    {"LOKOTA", S_CMD_LANGUAGE, true},         /* ln */
-    {"LUGHA", S_CMD_LANGUAGE, true},          /* sw */
+    {"LOKOTA", S_CMD_LANGUAGE, true}, /* ln */
+    {"LUGHA", S_CMD_LANGUAGE, true},  /* sw */
     {"ANNULER", S_CMD_CANCEL, true},
     {"STOP", S_CMD_CANCEL, true},
     {"CANCEL", S_CMD_CANCEL, true},
-    {"KOTIKA", S_CMD_CANCEL, true},           /* ln */
-    {"SITISHA", S_CMD_CANCEL, true},          /* sw */
+    {"KOTIKA", S_CMD_CANCEL, true},  /* ln */
+    {"SITISHA", S_CMD_CANCEL, true}, /* sw */
     {"CODE", S_CMD_CODE, true},
+    {"VILLES", S_CMD_CITIES, true},
+    {"CITIES", S_CMD_CITIES, true},
+    {"BINGUMBA", S_CMD_CITIES, true}, /* ln */
+    {"MIJI", S_CMD_CITIES, true},     /* sw */
 };
 
 /* Answers to the confirmation. */
@@ -94,10 +100,35 @@ static bool s_in(const char *const *list, const char *word)
     return false;
 }
 
+/* "VILLES 3": the page asked for (1 when none); 0 when not that command. */
+static int s_cities_page(const char *folded)
+{
+    if (!folded)
+        return 0;
+    for (size_t i = 0; i < S_COUNT(s_commands); i++) {
+        size_t n = strlen(s_commands[i].word);
+        if (s_commands[i].cmd != S_CMD_CITIES || strncmp(folded, s_commands[i].word, n) != 0)
+            continue;
+        const char *p = folded + n;
+        if (*p == '\0')
+            return 1;
+        if (*p++ != ' ' || *p == '\0')
+            return 0;
+        int page = 0;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if (page < 1000)
+                page = page * 10 + (*p - '0');
+        return *p == '\0' ? (page < 1 ? 1 : page) : 0;
+    }
+    return 0;
+}
+
 static s_cmd_t s_command(const char *folded, int step)
 {
     if (!folded)
         return S_CMD_NONE;
+    if (s_cities_page(folded) > 0)
+        return S_CMD_CITIES;
     bool name_step = step == CONV_STEP_LAST || step == CONV_STEP_FIRST;
     for (size_t i = 0; i < S_COUNT(s_commands); i++) {
         if (strcmp(s_commands[i].word, folded) != 0)
@@ -122,7 +153,8 @@ static const char *s_lang_choice(const char *folded)
 const char *conv_step_str(int step)
 {
     static const char *const names[] = {
-        "none", "last", "first", "year", "city", "gender", "confirm", "wait_ciu", "lang",
+        "none",   "last",    "first",    "year", "city",
+        "gender", "confirm", "wait_ciu", "lang", "city_suggest",
     };
     if (step < 0 || (size_t)step >= S_COUNT(names))
         return "unknown";
@@ -167,6 +199,8 @@ static int s_needed(int step)
         return step - 1;
     if (step == CONV_STEP_WAIT_CIU)
         return 5;
+    if (step == CONV_STEP_CITY_SUGGEST)
+        return 4; /* the suggested code is in `city` */
     return 0;
 }
 
@@ -179,9 +213,9 @@ bool conv_session_valid(const conv_session_t *s)
     int step = s->step;
     if (step == CONV_STEP_LANG) {
         step = s->return_step;
-        if (step == CONV_STEP_LANG || step < CONV_STEP_NONE || step > CONV_STEP_WAIT_CIU)
+        if (step == CONV_STEP_LANG || step < CONV_STEP_NONE || step > CONV_STEP_CITY_SUGGEST)
             return false;
-    } else if (step < CONV_STEP_NONE || step > CONV_STEP_WAIT_CIU) {
+    } else if (step < CONV_STEP_NONE || step > CONV_STEP_CITY_SUGGEST) {
         return false;
     }
     return s_answered(s) >= s_needed(step);
@@ -242,8 +276,106 @@ int conv_flow_summary(const conv_ctx_t *ctx, const conv_session_t *s, cmn_str_t 
     const char *label = cmn_i18n_get(ctx->texts, lang, key);
     if (!label)
         return -EINVAL;
-    return cmn_str_printf(out, "%s / %s / %s / %s / %s", s->last, s->first, s->year, s->city,
-                          label);
+    /* The city by its name from the list, so a wrong code shows; a code
+     * not in the list is shown alone. */
+    const ciu_city_t *c = ctx->cities ? ciu_cities_find_code(ctx->cities, s->city) : NULL;
+    char city[160];
+    if (c)
+        snprintf(city, sizeof(city), "%.140s (%s)", c->name, c->code);
+    else
+        cmn_strlcpy(city, s->city, sizeof(city));
+    static const char *const keys[] = {"summary_last", "summary_first", "summary_year",
+                                       "summary_city", "summary_gender"};
+    const char *lab[5];
+    for (int i = 0; i < 5; i++)
+        if (!(lab[i] = cmn_i18n_get(ctx->texts, lang, keys[i])))
+            return -EINVAL;
+    /* The short line, then each part with its meaning. */
+    return cmn_str_printf(out,
+                          "*%s · %s · %s · %s · %s*\n"
+                          "• %s *%s*…\n"
+                          "• %s *%s*…\n"
+                          "• %s *%s*\n"
+                          "• %s *%s*\n"
+                          "• %s *%s*",
+                          s->last, s->first, s->year, s->city, label, lab[0], s->last, lab[1],
+                          s->first, lab[2], s->year, lab[3], city, lab[4], label);
+}
+
+/* Append the text of `key` in the result's language to *out. */
+static int s_append(s_run_t *run, const char *key, cmn_str_t *out)
+{
+    return cmn_i18n_format(run->ctx->texts, s_lang(run->out), key, NULL, out);
+}
+
+/* Queue a composed reply (owned by the result from now on). */
+static int s_say_str(s_run_t *run, cmn_str_t *text)
+{
+    conv_result_t *out = run->out;
+    if (out->nreplies >= CONV_REPLIES_MAX)
+        return -E2BIG;
+    cmn_str_t *dst = &out->replies[out->nreplies];
+    int r = cmn_str_append(dst, text->buf ? text->buf : "", text->len);
+    if (r == 0)
+        out->nreplies++;
+    return r;
+}
+
+/* "Did you mean: *Lubumbashi (LU)*? 1 yes / 2 no", of the code in `city`. */
+static int s_say_suggest(s_run_t *run)
+{
+    const conv_session_t *s = &run->out->session;
+    const ciu_city_t *c = run->ctx->cities ? ciu_cities_find_code(run->ctx->cities, s->city) : NULL;
+    cmn_str_t t = CMN_STR_INIT(CONV_REPLY_MAX);
+    int r = s_append(run, "city_suggest", &t);
+    if (r == 0)
+        r = cmn_str_printf(&t, "\n*%s (%s)*\n", c ? c->name : s->city, s->city);
+    if (r == 0)
+        r = s_append(run, "city_suggest_answer", &t);
+    if (r == 0)
+        r = s_say_str(run, &t);
+    cmn_str_free(&t);
+    return r;
+}
+
+/* One page of the city list, grouped by province. */
+static int s_say_cities(s_run_t *run, int page)
+{
+    const ciu_cities_t *cities = run->ctx->cities;
+    size_t n = ciu_cities_count(cities);
+    size_t pages = n ? (n + CONV_CITIES_PAGE - 1) / CONV_CITIES_PAGE : 1;
+    size_t *order = n ? calloc(n, sizeof(*order)) : NULL;
+    cmn_str_t t = CMN_STR_INIT(CONV_REPLY_MAX);
+    int r = n && !order ? -ENOMEM : 0;
+    if ((size_t)page > pages)
+        page = (int)pages;
+    if (r == 0 && n)
+        r = ciu_cities_by_province(cities, order, n);
+    if (r == 0)
+        r = s_append(run, "cities_title", &t);
+    if (r == 0)
+        r = cmn_str_printf(&t, " (%d/%zu)", page, pages);
+    const char *prov = NULL;
+    for (size_t i = (size_t)(page - 1) * CONV_CITIES_PAGE;
+         r == 0 && i < n && i < (size_t)page * CONV_CITIES_PAGE; i++) {
+        const ciu_city_t *c = ciu_cities_at(cities, order[i]);
+        if (!prov || strcmp(prov, c->province) != 0) {
+            prov = c->province;
+            r = cmn_str_printf(&t, "\n\n*%s*", prov[0] ? prov : "-");
+        }
+        if (r == 0)
+            r = cmn_str_printf(&t, "\n%s %s", c->code, c->name);
+    }
+    if (r == 0 && (size_t)page < pages) {
+        r = cmn_str_appends(&t, "\n\n");
+        if (r == 0)
+            r = s_append(run, "cities_next", &t);
+    }
+    if (r == 0)
+        r = s_say_str(run, &t);
+    cmn_str_free(&t);
+    free(order);
+    return r;
 }
 
 /* The text that asks what `step` waits for (for NONE: welcome + q1). */
@@ -275,6 +407,8 @@ static int s_prompt(s_run_t *run, int step)
         return s_say(run, "wait_ciu");
     case CONV_STEP_LANG:
         return s_say(run, "language_menu");
+    case CONV_STEP_CITY_SUGGEST:
+        return s_say_suggest(run);
     default:
         return -EINVAL;
     }
@@ -383,12 +517,35 @@ static int s_answer(s_run_t *run, int step, const char *text)
         return -ENOMEM;
     if (e == CIU_ERR_INVALID)
         return -EINVAL;
+    if (e == CIU_ERR_CITY_UNKNOWN && run->ctx->cities) {
+        /* A typo of a listed name: suggest it. Only its code is kept. */
+        const ciu_city_t *c = ciu_cities_suggest(run->ctx->cities, text, NULL);
+        if (c) {
+            cmn_strlcpy(s->city, c->code, sizeof(s->city));
+            return s_goto(run, CONV_STEP_CITY_SUGGEST);
+        }
+    }
     if (e != CIU_OK) {
         int r = s_say(run, s_error_key(step, e));
         return r < 0 ? r : s_prompt(run, step);
     }
     *s = next;
     return s_goto(run, step + 1);
+}
+
+/* At "did you mean ...?": yes keeps the suggested code, no asks again,
+ * anything else is a new answer to question 4. */
+static int s_suggest_answer(s_run_t *run, const char *folded, const char *text)
+{
+    conv_session_t *s = &run->out->session;
+    if (folded && s_in(s_yes, folded))
+        return s_goto(run, CONV_STEP_GENDER);
+    memset(s->city, 0, sizeof(s->city));
+    if (folded && s_in(s_no, folded)) {
+        int r = s_say(run, "city_suggest_no");
+        return r < 0 ? r : s_goto(run, CONV_STEP_CITY);
+    }
+    return s_answer(run, CONV_STEP_CITY, text);
 }
 
 static int s_confirm(s_run_t *run, const char *folded)
@@ -439,7 +596,14 @@ static int s_at_question(s_run_t *run, const s_msg_t *m)
             r = s_say(run, "back_first");
             return r < 0 ? r : s_prompt(run, step);
         }
+        if (step == CONV_STEP_CITY_SUGGEST) {
+            memset(run->out->session.city, 0, sizeof(run->out->session.city));
+            return s_goto(run, CONV_STEP_CITY);
+        }
         return s_goto(run, step - 1);
+    case S_CMD_CITIES:
+        r = s_say_cities(run, s_cities_page(m->folded));
+        return r < 0 ? r : s_prompt(run, step);
     case S_CMD_LANGUAGE:
         return s_language_menu(run, step);
     case S_CMD_CANCEL:
@@ -452,6 +616,8 @@ static int s_at_question(s_run_t *run, const s_msg_t *m)
     }
     if (step == CONV_STEP_CONFIRM)
         return s_confirm(run, m->folded);
+    if (step == CONV_STEP_CITY_SUGGEST)
+        return s_suggest_answer(run, m->folded, m->text);
     return s_answer(run, step, m->text);
 }
 
@@ -497,6 +663,9 @@ static int s_at_lang(s_run_t *run, const s_msg_t *m)
         return s_prompt(run, CONV_STEP_LANG);
     case S_CMD_LANGUAGE:
         return s_prompt(run, CONV_STEP_LANG);
+    case S_CMD_CITIES:
+        r = s_say_cities(run, s_cities_page(m->folded));
+        return r < 0 ? r : s_prompt(run, CONV_STEP_LANG);
     case S_CMD_NONE:
         break;
     }
@@ -533,6 +702,11 @@ static int s_start(s_run_t *run, const s_msg_t *m, bool expired)
         return s_language_menu(run, CONV_STEP_NONE);
     if (m->is_text && !m->too_long && m->cmd == S_CMD_CODE)
         run->out->send_code = true; /* "CODE" after the CIU was issued */
+    if (m->is_text && !m->too_long && m->cmd == S_CMD_CITIES) {
+        r = s_say_cities(run, s_cities_page(m->folded));
+        if (r < 0)
+            return r;
+    }
     return s_goto(run, CONV_STEP_NONE);
 }
 

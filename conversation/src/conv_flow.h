@@ -33,16 +33,21 @@
 typedef struct ciu_cities ciu_cities_t;
 
 typedef enum {
-    CONV_STEP_NONE = 0,     /* no conversation yet */
-    CONV_STEP_LAST = 1,     /* question 1: last name */
-    CONV_STEP_FIRST = 2,    /* question 2: first name */
-    CONV_STEP_YEAR = 3,     /* question 3: birth year */
-    CONV_STEP_CITY = 4,     /* question 4: birth city */
-    CONV_STEP_GENDER = 5,   /* question 5: gender */
-    CONV_STEP_CONFIRM = 6,  /* summary shown, waiting for 1 (yes) / 2 (no) */
-    CONV_STEP_WAIT_CIU = 7, /* confirmed, ciu-engine is computing the CIU */
-    CONV_STEP_LANG = 8,     /* language menu shown */
+    CONV_STEP_NONE = 0,         /* no conversation yet */
+    CONV_STEP_LAST = 1,         /* question 1: last name */
+    CONV_STEP_FIRST = 2,        /* question 2: first name */
+    CONV_STEP_YEAR = 3,         /* question 3: birth year */
+    CONV_STEP_CITY = 4,         /* question 4: birth city */
+    CONV_STEP_GENDER = 5,       /* question 5: gender */
+    CONV_STEP_CONFIRM = 6,      /* summary shown, waiting for 1 (yes) / 2 (no) */
+    CONV_STEP_WAIT_CIU = 7,     /* confirmed, ciu-engine is computing the CIU */
+    CONV_STEP_LANG = 8,         /* language menu shown */
+    CONV_STEP_CITY_SUGGEST = 9, /* "did you mean <city>?" shown; `city` holds the
+                                   suggested code (never the typed text) */
 } conv_step_t;
+
+/* Cities per page of the VILLES / CITIES list. */
+#define CONV_CITIES_PAGE 25
 
 /* Longest text message handled, in bytes; longer ones get `too_long`. */
 #define CONV_TEXT_MAX 1000
@@ -104,7 +109,10 @@ int conv_flow_step(const conv_ctx_t *ctx, const conv_session_t *in, bool is_text
 void conv_result_free(conv_result_t *r);
 
 /* Append the confirmation summary of a session whose five answers are all
- * set, e.g. "MBE / IBR / 7 / DA / Homme" (gender label in session->lang).
+ * set (the `summary` text in session->lang): a short line "MBE · IBR · 7 ·
+ * KN · Homme", then each part labelled with its meaning, the city by its
+ * name from ctx->cities ("Kinshasa (KN)"), the gender as a word. Codes
+ * only: never the names as typed.
  * Returns 0, -EINVAL when an answer is missing, or a cmn_str error. */
 int conv_flow_summary(const conv_ctx_t *ctx, const conv_session_t *session, cmn_str_t *out);
 

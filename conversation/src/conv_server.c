@@ -94,7 +94,9 @@ static int s_reply_last(cmn_store_t *st, s_person_t *p, const char *body,
 {
     char ui[24] = "";
 
-    if (next->step == CONV_STEP_GENDER || next->step == CONV_STEP_CONFIRM)
+    /* "did you mean ...?" is a yes/no question like the confirmation */
+    if (next->step == CONV_STEP_GENDER || next->step == CONV_STEP_CONFIRM ||
+        next->step == CONV_STEP_CITY_SUGGEST)
         snprintf(ui, sizeof(ui), "%s:%s", next->step == CONV_STEP_GENDER ? "gender" : "confirm",
                  next->lang[0] ? next->lang : "fr");
     return s_reply(st, p, body, ui[0] ? ui : NULL);

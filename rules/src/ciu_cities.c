@@ -108,6 +108,85 @@ const ciu_city_t *ciu_cities_find_name(const ciu_cities_t *cities, const char *t
     return k ? &cities->cities[k->city] : NULL;
 }
 
+/* Optimal string alignment distance between a and b (both at most
+ * CIU_CITIES_SUGGEST_LEN letters). */
+static int s_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    int d[CIU_CITIES_SUGGEST_LEN + 1][CIU_CITIES_SUGGEST_LEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const ciu_city_t *ciu_cities_suggest(const ciu_cities_t *cities, const char *text,
+                                     int *ret_distance)
+{
+    if (!cities || !text)
+        return NULL;
+    char *key = s_key(text);
+    if (!key)
+        return NULL;
+    size_t len = strlen(key);
+    const s_key_t *best = NULL;
+    int best_d = 0;
+    if (len > 0 && len <= CIU_CITIES_SUGGEST_LEN && !s_find_key(cities, key)) {
+        for (size_t i = 0; i < cities->nkeys; i++) {
+            const s_key_t *k = &cities->keys[i];
+            size_t kl = strlen(k->key);
+            if (kl > CIU_CITIES_SUGGEST_LEN)
+                continue;
+            int d = s_distance(key, len, k->key, kl);
+            int limit = CIU_CITIES_SUGGEST_MAX(kl < len ? kl : len);
+            if (d > limit)
+                continue;
+            if (!best || d < best_d || (d == best_d && k->city < best->city)) {
+                best = k;
+                best_d = d;
+            }
+        }
+    }
+    free(key);
+    if (!best)
+        return NULL;
+    if (ret_distance)
+        *ret_distance = best_d;
+    return &cities->cities[best->city];
+}
+
+int ciu_cities_by_province(const ciu_cities_t *cities, size_t *order, size_t n)
+{
+    if (!cities || !order || n != cities->n)
+        return -EINVAL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *prov = cities->cities[i].province;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(cities->cities[j].province, prov) == 0;
+        if (seen)
+            continue; /* its province was listed with an earlier entry */
+        for (size_t j = i; j < n; j++)
+            if (strcmp(cities->cities[j].province, prov) == 0)
+                order[k++] = j;
+    }
+    return 0;
+}
+
 /* ---- loading ---------------------------------------------------------- */
 
 typedef struct {

@@ -52,4 +52,23 @@ const ciu_city_t *ciu_cities_find_code(const ciu_cities_t *cities, const char *c
  * (unknown name, invalid UTF-8, out of memory). */
 const ciu_city_t *ciu_cities_find_name(const ciu_cities_t *cities, const char *text);
 
+/* The entry whose name or alias is closest to `text` when `text` names no
+ * entry exactly: optimal string alignment distance (insertions, deletions,
+ * substitutions, swaps of two neighbours) between the folded letters, so
+ * case, accents, spaces and hyphens do not count ("lubumbashii",
+ * "Kinshassa", "mbuji may"). Only within CIU_CITIES_SUGGEST_MAX(len) edits
+ * of a name of len letters; on a tie, the first entry in file order.
+ * *ret_distance (may be NULL) gets the distance. NULL when nothing is
+ * close enough, `text` matches a name exactly, or is not a name (digits,
+ * invalid UTF-8, longer than CIU_CITIES_SUGGEST_LEN letters). */
+#define CIU_CITIES_SUGGEST_LEN 40
+#define CIU_CITIES_SUGGEST_MAX(len) ((len) <= 7 ? 1 : (len) <= 11 ? 2 : 3)
+const ciu_city_t *ciu_cities_suggest(const ciu_cities_t *cities, const char *text,
+                                     int *ret_distance);
+
+/* Entries grouped by province (provinces in the order they first appear
+ * in the file, entries in file order within each): fills order[0..n-1]
+ * with entry indexes, n = ciu_cities_count(). Returns 0 or -EINVAL. */
+int ciu_cities_by_province(const ciu_cities_t *cities, size_t *order, size_t n);
+
 #endif

@@ -225,12 +225,12 @@ def twilio_scenario(fake):
         tw.say(me, "Kinshasa")
         tw.expect(me, 6, "Question 5 sur 5")
         tw.say(me, "1")
-        tw.expect(me, 7, "MBE / IBR / 7 / KN / Homme")
+        tw.expect(me, 7, "MBE · IBR · 7 · KN · Homme")
         tw.say(me, "1", ButtonText="Oui", ButtonPayload="1")  # a button answers by its payload
         texts = tw.expect(me, 8, "MBEIBR7KN1")
         conversation_order_ok(texts, ["bienvenue", "Question 1 sur 5", "Question 2 sur 5",
                                       "Question 3 sur 5", "Question 4 sur 5", "Question 5 sur 5",
-                                      "MBE / IBR / 7 / KN / Homme", "MBEIBR7KN1"])
+                                      "MBE · IBR · 7 · KN · Homme", "MBEIBR7KN1"])
         # the QR image went as MediaUrl under PUBLIC_BASE_URL, and Twilio could fetch it
         calls = fake.wait_calls(lambda cs: any(c.get("done") and c.get("media") for c in cs),
                                 kind="messages", timeout=30)
@@ -361,7 +361,7 @@ def meta_scenario(fake):
         rows = gender["interactive"]["action"]["sections"][0]["rows"]
         check([r["id"] for r in rows] == ["1", "2", "3", "4"], "list rows %r" % rows)
         me.say(a, message=P.meta_list_reply(a[1:], "2", rows[1]["title"]))
-        texts = me.expect(a, 7, "MBE / IBR / 7 / KN / Femme")
+        texts = me.expect(a, 7, "MBE · IBR · 7 · KN · Femme")
         check(texts[-1].startswith("[button]"), "confirmation not buttons: %r" % texts[-1])
         me.say(a, message=P.meta_button_reply(a[1:], "1", "Oui"))
         texts = me.expect(a, 8, "MBEIBR7KN2")

@@ -56,7 +56,7 @@ def main():
         check("ciu-conversation was killed by signal 9; restarting" in open(log_path).read(),
               "no restart log line")
         for text, want in [("Mbengue", "Question 2"), ("Ibrahima", "Question 3"),
-                           ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE / IBR"),
+                           ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE · IBR"),
                            ("1", "MBEIBR7DA1")]:
             p.say(text, want, timeout=30)
         pids = [pid_of(run_dir, n) for n in ("ciu-ingress", "ciu-sender")]

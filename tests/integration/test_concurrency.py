@@ -84,7 +84,7 @@ def converse(stack, i):
     p.read(lambda t: ciu in t, timeout=60)
     p.no_more("CODE", ciu, "Question 1 sur 5", timeout=60)
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",
-             "Question 4 sur 5", "Question 5 sur 5", "%s / IBR" % ciu[:3], ciu]
+             "Question 4 sur 5", "Question 5 sur 5", "%s · IBR" % ciu[:3], ciu]
     texts = [m["text"] for m in p.replies]
     check(len(texts) == len(order), "%s: %d replies: %r" % (number, len(texts),
                                                             [t[:30] for t in texts]))

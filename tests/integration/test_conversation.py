@@ -51,7 +51,7 @@ def happy_path(stack):
     p.say("Françoise", "Question 3 sur 5")
     p.say("2001", "Question 4 sur 5")
     p.say("Kinshasa", "Question 5 sur 5")
-    p.say("femme", "NGA / FRA / 1 / KN / Femme")
+    p.say("femme", "NGA · FRA · 1 · KN · Femme")
     got = p.say("oui", "NGAFRA1KN2")
     check(not any("déjà" in m["text"] for m in got), "first CIU marked as existing")
 
@@ -61,7 +61,7 @@ def happy_path(stack):
     p.say("francoise", "Question 3 sur 5")
     p.say("1", "Question 4 sur 5")
     p.say("KINSHASA", "Question 5 sur 5")
-    p.say("F", "NGA / FRA / 1 / KN / Femme")
+    p.say("F", "NGA · FRA · 1 · KN · Femme")
     got = p.say("1", "NGAFRA1KN2")
     check(any("déjà" in m["text"] for m in got), "repeat not answered as existing: %r" % got)
 
@@ -72,7 +72,7 @@ def happy_path(stack):
     q = Person(stack, B)
     q.say("Bonjour", "Question 1")
     for text, want in [("Ngale", "Question 2"), ("Francoise", "Question 3"), ("2001", "Question 4"),
-                       ("KN", "Question 5"), ("2", "NGA / FRA")]:
+                       ("KN", "Question 5"), ("2", "NGA · FRA")]:
         q.say(text, want)
     q.say("yes", "NGAFRA1KN2")
     dump = db_dump(stack)
@@ -100,7 +100,7 @@ def commands_and_refusals(stack):
     p.say("Lubumbashi", "Question 5 sur 5")
     p.say("LANGUE", "English")                        # language menu
     p.say("2", "Question 5 of 5")                     # now in English
-    p.say("man", "GED / KAL / 5 /")
+    p.say("man", "GED · KAL · 5 ·")
     p.say("no", "Question 1 of 5")                    # "no" starts the questions again
     p.say("RECOMMENCER", "Question 1 of 5")
     p.say("ANNULER", "ancel")                         # cancelled (in English)
@@ -119,7 +119,7 @@ def burst(stack):
     p.read(lambda t: "MBEIBR7DA1" in t, timeout=30)
     p.no_more("CODE", "MBEIBR7DA1", "Question 1 sur 5")
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",
-             "Question 4 sur 5", "Question 5 sur 5", "MBE / IBR / 7 / DA / Homme", "MBEIBR7DA1"]
+             "Question 4 sur 5", "Question 5 sur 5", "MBE · IBR · 7 · DA · Homme", "MBEIBR7DA1"]
     texts = [m["text"] for m in p.replies]
     check(len(texts) == len(order), "burst: %d replies: %r" % (len(texts), [t[:30] for t in texts]))
     for want, text in zip(order, texts):

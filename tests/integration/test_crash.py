@@ -40,7 +40,7 @@ def scenario(stack):
     stack.kill("ciu-conversation")
     stack.restart("ciu-conversation")
     p.read(lambda t: "Question 5 sur 5" in t)
-    p.say("1", "MBE / IBR / 7 / DA / Homme")
+    p.say("1", "MBE · IBR · 7 · DA · Homme")
 
     # engine and DHIS2 bridge down when the person confirms
     stack.kill("ciu-engine")
@@ -52,7 +52,7 @@ def scenario(stack):
     p.quiet(2)
 
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",
-             "Question 4 sur 5", "Question 5 sur 5", "MBE / IBR / 7 / DA / Homme", "MBEIBR7DA1"]
+             "Question 4 sur 5", "Question 5 sur 5", "MBE · IBR · 7 · DA · Homme", "MBEIBR7DA1"]
     texts = [m["text"] for m in p.replies]
     check(len(texts) == len(order), "expected %d replies, got %d (lost or duplicated): %r" % (
         len(order), len(texts), [t[:40] for t in texts]))

@@ -23,14 +23,14 @@ def scenario(stack):
     p.say("Ibrahima", "Question 3 sur 5")
     p.say("1997", "Question 4 sur 5")
     p.say("DA", "Question 5 sur 5")
-    got = p.say("1", "MBE / IBR / 7 / DA / Homme")
+    got = p.say("1", "MBE · IBR · 7 · DA · Homme")
     got = p.say("1", "MBEIBR7DA1")
     # Nothing more is on its way: the answer to CODE comes next.
     p.no_more("CODE", "MBEIBR7DA1", "Question 1 sur 5")
     texts = [m["text"] for m in p.replies]
     # welcome, q1..q5, confirmation, CIU: each exactly once, in this order.
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",
-             "Question 4 sur 5", "Question 5 sur 5", "MBE / IBR / 7 / DA / Homme", "MBEIBR7DA1"]
+             "Question 4 sur 5", "Question 5 sur 5", "MBE · IBR · 7 · DA · Homme", "MBEIBR7DA1"]
     check(len(texts) == len(order), "expected %d replies, got %d: %r" % (
         len(order), len(texts), [t[:40] for t in texts]))
     for want, text in zip(order, texts):

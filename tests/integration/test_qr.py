@@ -17,7 +17,7 @@ def scenario(stack):
     p = Person(stack, "+243810000888")
     p.say("Bonjour", "Question 1 sur 5")
     for text, want in [("Mbengue", "Question 2"), ("Ibrahima", "Question 3"),
-                       ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE / IBR")]:
+                       ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE · IBR")]:
         p.say(text, want)
     got = p.say("1", "MBEIBR7DA1")
     media = [m["media_url"] for m in got if m["media_url"]]

@@ -37,10 +37,10 @@ DAEMONS = [  # start order: downstream first, so every wake-up finds its receive
 ]
 # (what the person types, the text of the last reply it gets)
 ANSWERS = [("Bonjour", "Question 1"), ("Mbengue", "Question 2"), ("Ibrahima", "Question 3"),
-           ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE / IBR"), ("1", "MBEIBR7DA1")]
+           ("1997", "Question 4"), ("DA", "Question 5"), ("1", "MBE · IBR"), ("1", "MBEIBR7DA1")]
 CIU = "MBEIBR7DA1"
 WARM_UP = [("Bonjour", "Question 1"), ("Kalala", "Question 2"), ("Gedeon", "Question 3"),
-           ("1985", "Question 4"), ("KN", "Question 5"), ("2", "KAL / GED"), ("1", "KALGED5KN2")]
+           ("1985", "Question 4"), ("KN", "Question 5"), ("2", "KAL · GED"), ("1", "KALGED5KN2")]
 WARM_UP_CIU = "KALGED5KN2"
 NUMBER_0 = "+243810000789"
 NUMBER_1 = "+243810000123"

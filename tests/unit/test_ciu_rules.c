@@ -547,6 +547,67 @@ static void test_shipped_cities(void **state)
     ciu_cities_destroy(&c);
 }
 
+/* issue 11: real misspellings of cities in the shipped list get the
+ * intended city as a suggestion; names far from every city get none. */
+static void test_issue11_city_suggestions(void **state)
+{
+    (void)state;
+    const char *dir = getenv("CIU_SHARE_DIR");
+    if (!dir)
+        skip();
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/cities.tsv", dir);
+    char *err = NULL;
+    ciu_cities_t *c = ciu_cities_load(path, &err);
+    if (!c)
+        fail_msg("%s", err ? err : "load failed");
+    static const struct {
+        const char *typed, *code; /* code NULL: no suggestion */
+    } cases[] = {
+        {"Lubumbashii", "LU"},   {"lubumbasi", "LU"},   {"Lubumbachi", "LU"}, {"Kinshassa", "KN"},
+        {"kinsasa", "KN"},       {"Kinhsasa", "KN"},    {"KINSHASHA", "KN"},  {"Mbuji Mayii", "MB"},
+        {"Mbujimai", "MB"},      {"Kisangany", "KS"},   {"Kisanganni", "KS"}, {"Bukavou", "BU"},
+        {"Goma.", NULL},         {"Gomma", "GO"},       {"Mbandaka", NULL},   {"Mbandakka", "MA"},
+        {"Matadie", "MT"},       {"Kolwesi", "KO"},     {"Tshikappa", "TS"},  {"Tchikapa", "TS"},
+        {"Kananga ", NULL},      {"Kanaga", "KA"},      {"Butembu", "BF"},    {"Likassi", "LK"},
+        {"Elisabetville", "LU"}, {"Léopoldvile", "KN"}, {"Dakar", NULL},      {"Paris", NULL},
+        {"Abidjan", NULL},       {"Bruxelles", NULL},   {"1997", NULL},       {"", NULL},
+        {"Mwene Dito", "MW"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int d = -1;
+        const ciu_city_t *got = ciu_cities_suggest(c, cases[i].typed, &d);
+        if (!cases[i].code && got && !ciu_cities_find_name(c, cases[i].typed))
+            fail_msg("\"%s\": no suggestion expected, got %s (%s, %d edits)", cases[i].typed,
+                     got->name, got->code, d);
+        if (cases[i].code && (!got || strcmp(got->code, cases[i].code) != 0))
+            fail_msg("\"%s\": expected %s, got %s", cases[i].typed, cases[i].code,
+                     got ? got->code : "nothing");
+    }
+    /* an exact name is not a typo */
+    assert_null(ciu_cities_suggest(c, "Kinshasa", NULL));
+    assert_null(ciu_cities_suggest(NULL, "Kinshasa", NULL));
+    assert_null(ciu_cities_suggest(c, NULL, NULL));
+
+    /* grouped by province: every entry once, each province together */
+    size_t n = ciu_cities_count(c);
+    size_t *order = calloc(n, sizeof(*order));
+    assert_non_null(order);
+    assert_int_equal(ciu_cities_by_province(c, order, n), 0);
+    assert_int_equal(ciu_cities_by_province(c, order, n + 1), -EINVAL);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++)
+            assert_true(order[i] != order[j]);
+        const char *p = ciu_cities_at(c, order[i])->province;
+        if (i > 1 && strcmp(p, ciu_cities_at(c, order[i - 1])->province) != 0)
+            for (size_t j = 0; j + 1 < i; j++)
+                if (strcmp(p, ciu_cities_at(c, order[j])->province) == 0)
+                    fail_msg("province %s split", p);
+    }
+    free(order);
+    ciu_cities_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_gender_labels),
         cmocka_unit_test(test_loader_errors),
         cmocka_unit_test(test_shipped_cities),
+        cmocka_unit_test(test_issue11_city_suggestions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

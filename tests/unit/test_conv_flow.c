@@ -256,12 +256,20 @@ static void test_happy_path(void **state)
     s_send(&c, "1");
     s_expect(&c, "fr", "confirm");
     s_reply_has(&c, 0, "Voici ce que j'ai compris");
-    s_reply_has(&c, 0, "*MBE / IBR / 7 / DA / Homme*");
+    s_reply_has(&c, 0, "*MBE · IBR · 7 · DA · Homme*");
     s_reply_has(&c, 0, "Répondez *1* (oui) pour confirmer ou *2* (non) pour recommencer");
     assert_int_equal(c.session.step, CONV_STEP_CONFIRM);
     cmn_str_t summary = CMN_STR_INIT(256);
     assert_int_equal(conv_flow_summary(&s_ctx, &c.session, &summary), 0);
-    assert_string_equal(cmn_str_cstr(&summary), "MBE / IBR / 7 / DA / Homme");
+    /* issue 11: each part with its meaning, the city by its name */
+    assert_non_null(strstr(cmn_str_cstr(&summary), "*MBE · IBR · 7 · DA · Homme*\n"));
+    s_reply_has(&c, 0, "• nom (3 premières lettres) : *MBE*…");
+    s_reply_has(&c, 0, "prénom (3 premières lettres) : *IBR*…");
+    s_reply_has(&c, 0, "se terminant par *7*");
+    s_reply_has(&c, 0, "ville : *Dakar (DA)*");
+    s_reply_has(&c, 0, "genre : *Homme*");
+    assert_null(strstr(s_reply(&c, 0), "Mbengue"));
+    assert_null(strstr(s_reply(&c, 0), "Ibrahima"));
     cmn_str_free(&summary);
 
     s_send(&c, "1");
@@ -282,6 +290,137 @@ static void test_happy_path(void **state)
     s_chat_free(&c);
 }
 
+/* issue 11: the summary shows what each part means, so a 1987/1997 slip
+ * or a wrong city can be seen: the city by name, the year's last digit
+ * spelled out; a code not in the list is shown alone. */
+static void test_issue11_summary_meaning(void **state)
+{
+    (void)state;
+    chat_t c = {0};
+    s_chat_at(&c, CONV_STEP_CITY, "en");
+    s_send(&c, "kinshasa");
+    s_send(&c, "woman");
+    s_expect(&c, "en", "confirm");
+    s_reply_has(&c, 0, "*MBE · IBR · 7 · KN · Woman*");
+    s_reply_has(&c, 0, "city: *Kinshasa (KN)*");
+    s_reply_has(&c, 0, "year of birth: ending in *7*");
+    s_reply_has(&c, 0, "last name (first 3 letters): *MBE*…");
+    s_reply_has(&c, 0, "gender: *Woman*");
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "ZZ");
+    s_send(&c, "2");
+    s_reply_has(&c, 0, "*MBE · IBR · 7 · ZZ · Femme*");
+    s_reply_has(&c, 0, "ville : *ZZ*\n");
+    s_chat_free(&c);
+}
+
+/* issue 11: a city typed with a typo gets the closest name of the list as
+ * a yes/no question; only the suggested code is kept in the session. */
+static void test_issue11_city_suggestion(void **state)
+{
+    (void)state;
+    chat_t c = {0};
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "Lubumbashii");
+    assert_int_equal(c.res.nreplies, 1);
+    s_reply_has(&c, 0, "Voulez-vous dire");
+    s_reply_has(&c, 0, "*Lubumbashi (LU)*");
+    s_reply_has(&c, 0, "Répondez *1* (oui) ou *2* (non)");
+    assert_int_equal(c.session.step, CONV_STEP_CITY_SUGGEST);
+    assert_string_equal(c.session.city, "LU");
+    s_send(&c, "1");
+    s_expect(&c, "fr", "q5");
+    assert_int_equal(c.session.step, CONV_STEP_GENDER);
+    assert_string_equal(c.session.city, "LU");
+    s_send(&c, "2");
+    s_reply_has(&c, 0, "*Lubumbashi (LU)*");
+
+    /* no: the question again, nothing kept */
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "kinshassa");
+    s_reply_has(&c, 0, "*Kinshasa (KN)*");
+    s_send(&c, "non");
+    s_expect(&c, "fr", "city_suggest_no", "q4");
+    assert_int_equal(c.session.step, CONV_STEP_CITY);
+    assert_string_equal(c.session.city, "");
+
+    /* another answer is a new answer to question 4 */
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "Mbuji Mayii");
+    s_reply_has(&c, 0, "*Mbuji-Mayi (MM)*");
+    s_send(&c, "Dakar");
+    s_expect(&c, "fr", "q5");
+    assert_string_equal(c.session.city, "DA");
+    /* ... which may be another typo */
+    s_chat_at(&c, CONV_STEP_CITY, "en");
+    s_send(&c, "Lubumbashii");
+    s_reply_has(&c, 0, "Did you mean");
+    s_send(&c, "Dakkar");
+    s_reply_has(&c, 0, "*Dakar (DA)*");
+    s_send(&c, "yes");
+    s_expect(&c, "en", "q5");
+    assert_string_equal(c.session.city, "DA");
+
+    /* back, language, help */
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "Lubumbashii");
+    s_send(&c, "aide");
+    assert_int_equal(c.res.nreplies, 2);
+    s_reply_has(&c, 1, "*Lubumbashi (LU)*");
+    s_send(&c, "langue");
+    s_send(&c, "english");
+    assert_int_equal(c.res.nreplies, 2);
+    s_reply_has(&c, 1, "Did you mean");
+    assert_int_equal(c.session.step, CONV_STEP_CITY_SUGGEST);
+    s_send(&c, "back");
+    s_expect(&c, "en", "q4");
+    assert_string_equal(c.session.city, "");
+
+    /* far from every name: refused, with the way to the list */
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "Paris");
+    s_expect(&c, "fr", "err_city_unknown", "q4");
+    s_reply_has(&c, 0, "*VILLES*");
+    assert_string_equal(c.session.city, "");
+    s_chat_free(&c);
+}
+
+/* issue 11: VILLES / CITIES lists the codes by province, then asks the
+ * question again; "VILLES 2" is the second page. */
+static void test_issue11_cities_command(void **state)
+{
+    (void)state;
+    chat_t c = {0};
+    s_chat_at(&c, CONV_STEP_CITY, "fr");
+    s_send(&c, "VILLES");
+    assert_int_equal(c.res.nreplies, 2);
+    s_reply_has(&c, 0, "*Villes et leurs codes* (1/1)");
+    s_reply_has(&c, 0, "*Kinshasa*\nKN Kinshasa");
+    s_reply_has(&c, 0, "*Haut-Katanga*\nLU Lubumbashi");
+    s_reply_has(&c, 0, "MM Mbuji-Mayi");
+    assert_null(strstr(s_reply(&c, 0), "VILLES 2")); /* one page only */
+    s_reply_has(&c, 1, "Question 4 sur 5");
+    assert_int_equal(c.session.step, CONV_STEP_CITY);
+    s_send(&c, "cities 7");
+    s_reply_has(&c, 0, "(1/1)");
+    s_send(&c, "Villes ?");
+    s_reply_has(&c, 0, "(1/1)");
+    /* at a name question it is a command too; "VILLES X" is not */
+    s_chat_at(&c, CONV_STEP_LAST, "en");
+    s_send(&c, "cities");
+    assert_int_equal(c.res.nreplies, 2);
+    s_reply_has(&c, 0, "*Cities and their codes*");
+    s_send(&c, "villes x");
+    s_expect(&c, "en", "q2");
+    /* as the first message: the list, then the welcome */
+    s_chat_init(&c);
+    s_send(&c, "villes");
+    assert_int_equal(c.res.nreplies, 3);
+    s_reply_has(&c, 0, "KN Kinshasa");
+    s_reply_has(&c, 1, "Code d'Identification Unique");
+    s_chat_free(&c);
+}
+
 /* Typed answers are reduced to codes; the typed text is never stored. */
 static void test_only_codes_stored(void **state)
 {
@@ -295,7 +434,7 @@ static void test_only_codes_stored(void **state)
     s_send(&c, "kinshasa");
     s_send(&c, "Femme");
     s_expect(&c, "fr", "confirm");
-    s_reply_has(&c, 0, "MBE / IBR / 7 / KN / Femme");
+    s_reply_has(&c, 0, "MBE · IBR · 7 · KN · Femme");
     const conv_session_t *s = &c.session;
     assert_string_equal(s->last, "MBE");
     assert_string_equal(s->first, "IBR");
@@ -543,7 +682,7 @@ static void test_cmd_back(void **state)
     s_expect(&c, "fr", "q5");
     s_reply_has(&c, 0, "Question 5 sur 5");
     s_send(&c, "2");
-    s_reply_has(&c, 0, "MBE / IBR / 7 / DA / Femme");
+    s_reply_has(&c, 0, "MBE · IBR · 7 · DA · Femme");
     /* at question 1 */
     s_chat_at(&c, CONV_STEP_LAST, "fr");
     s_send(&c, "RETOUR");
@@ -722,7 +861,7 @@ static void test_language_at_confirm(void **state)
     s_send(&c, "2");
     s_expect(&c, "en", "language_set", "confirm");
     s_reply_has(&c, 0, "The language is now English");
-    s_reply_has(&c, 1, "MBE / IBR / 7 / DA / Man");
+    s_reply_has(&c, 1, "MBE · IBR · 7 · DA · Man");
     assert_int_equal(c.session.step, CONV_STEP_CONFIRM);
     s_send(&c, "yes");
     assert_true(c.res.request_ciu);
@@ -805,7 +944,7 @@ static void test_confirm_other(void **state)
         assert_false(c.res.request_ciu);
         s_expect(&c, "fr", "confirm_invalid", "confirm");
         s_reply_has(&c, 0, "Répondez *1* (oui) ou *2* (non)");
-        s_reply_has(&c, 1, "MBE / IBR / 7 / DA / Homme");
+        s_reply_has(&c, 1, "MBE · IBR · 7 · DA · Homme");
         assert_int_equal(c.session.step, CONV_STEP_CONFIRM);
         s_chat_free(&c);
     }
@@ -831,7 +970,7 @@ static void test_gender_label_per_language(void **state)
             s_send(&c, answer);
             s_expect(&c, cases[i].lang, "confirm");
             char want[64];
-            snprintf(want, sizeof(want), "*MBE / IBR / 7 / DA / %s*", cases[i].summary[g - 1]);
+            snprintf(want, sizeof(want), "*MBE · IBR · 7 · DA · %s*", cases[i].summary[g - 1]);
             s_reply_has(&c, 0, want);
             s_chat_free(&c);
         }
@@ -1108,6 +1247,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_happy_path),
         cmocka_unit_test(test_only_codes_stored),
+        cmocka_unit_test(test_issue11_summary_meaning),
+        cmocka_unit_test(test_issue11_city_suggestion),
+        cmocka_unit_test(test_issue11_cities_command),
         cmocka_unit_test(test_first_message_never_an_answer),
         cmocka_unit_test(test_first_message_language),
         cmocka_unit_test(test_first_message_code),
