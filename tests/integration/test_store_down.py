@@ -4,6 +4,7 @@ a message it could not store) and /health says so; once the server is back
 the daemons reconnect by themselves and the conversation goes on."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,14 @@ import stack as harness  # noqa: E402
 from stack import Person, check, run  # noqa: E402
 
 PG = os.path.join(harness.SOURCE_DIR, "tests/harness/pg.sh")
+
+
+def postgres_pids(pg_dir):
+    """The postmaster of the test server and every process it started."""
+    with open(os.path.join(pg_dir, "data", "postmaster.pid")) as f:
+        master = int(f.readline())
+    kids = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [master] + [int(x) for x in kids.split()]
 
 
 def main():
@@ -54,6 +63,32 @@ def main():
         check(status == 200, "the retried Meta webhook was answered %s" % status)
         p.say("Mbengue", "Question 2 sur 5", timeout=30)
         p.say("Ibrahima", "Question 3 sur 5", timeout=30)
+
+        # A server that stops answering (every PostgreSQL process paused, as a half-open
+        # connection looks): the webhook is answered 503 within its 5 s deadline instead of
+        # hanging, and stored once the server answers again.
+        pids = postgres_pids(pg_dir)
+        body2 = P.meta_body(P.meta_inbound_payload(
+            messages=[P.meta_text("243810000997", "Bonjour")]))
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            t0 = time.time()
+            status, _, _ = P.post_json(stack.base + "/whatsapp/webhook", body2,
+                                       P.meta_headers(body2, P.META_APP_SECRET), timeout=30)
+            took = time.time() - t0
+            check(status == 503 and took < 10, "frozen store: %s after %.1f s" % (status, took))
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        deadline = time.time() + 60
+        while True:
+            status, _, _ = P.post_json(stack.base + "/whatsapp/webhook", body2,
+                                       P.meta_headers(body2, P.META_APP_SECRET), timeout=30)
+            if status == 200 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        check(status == 200, "the webhook after the freeze: %s" % status)
 
     try:
         env = {"DATABASE_URL": url, "META_ACCESS_TOKEN": P.META_TOKEN,
