@@ -12,9 +12,9 @@ PKGS_BUILD := build-essential cmake pkg-config git ca-certificates curl \
 	libssl-dev libmsgpack-dev libqrencode-dev libpng-dev libutf8proc-dev libjansson-dev \
 	libczmq-dev
 PKGS_TEST := libcmocka-dev postgresql sqlite3 zbar-tools chromium chromium-driver valgrind \
-	python3 procps clang-format
+	python3 procps clang-format clang libclang-rt-dev
 
-.PHONY: all deps deps-test build run test bench clean help
+.PHONY: all deps deps-test build run test bench fuzz clean help
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make run    build and start the whole stack on SQLite with the simulator"
 	@echo "make test   build with sanitizers and run every test (PostgreSQL included)"
 	@echo "make bench  load-test a local stack and print figures"
+	@echo "make fuzz   build the libFuzzer targets with clang and run each FUZZ_RUNS times"
 	@echo "make build  build only;  make clean  remove build folders"
 
 # Install the Debian packages that are missing; does nothing when all are present.
@@ -51,5 +52,12 @@ test: deps
 bench: build
 	./bench/run
 
+# libFuzzer targets (tests/fuzz, docs/testing.md): clang, in their own folder
+# build-fuzz; FUZZ_RUNS executions per target (FUZZ_TIME=s caps each one).
+FUZZ_RUNS ?= 10000000
+FUZZ_TIME ?= 0
+fuzz: deps
+	FUZZ_BUILD=$(CURDIR)/build-fuzz ./tests/fuzz/run.sh --runs $(FUZZ_RUNS) --time $(FUZZ_TIME)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST) build-asan
+	rm -rf $(BUILD) $(BUILD_TEST) build-asan build-fuzz
