@@ -26,6 +26,7 @@
 #include "common/cmn_stage.h"
 #include "snd_provider.h"
 #include "snd_sender.h"
+#include "snd_store.h"
 
 #define S_MODULE "sender"
 #define S_SCAN_LIMIT 1000
@@ -182,24 +183,11 @@ static double s_rnd(void)
 static int s_deliver_sim(snd_sender_t *s, cmn_store_t *st, const char *user, int64_t now)
 {
     cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_TEXT(user)};
-    int r = cmn_store_query(st, "SELECT id, body, media_url, trace, created_ms FROM outbox WHERE "
-                                "user_key = $1 AND status = 0 AND channel = 'sim' ORDER BY id",
-                            p, 1, &rows);
+    int r = snd_store_sim_pending(st, user, &rows);
     for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
         int64_t row = cmn_rows_int(rows, i, 0, 0);
-        cmn_param_t q[] = {P_TEXT(user), P_INT(row), P_TEXT(cmn_rows_get(rows, i, 1)),
-                           P_TEXT(cmn_rows_get(rows, i, 2)), P_INT(now)};
-        r = cmn_store_exec(st, "INSERT INTO sim_messages (user_key, outbox_id, body, media_url, "
-                               "created_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (outbox_id) "
-                               "DO NOTHING",
-                           q, 5, NULL);
-        if (r < 0)
-            break;
-        cmn_param_t u[] = {P_INT(now), P_INT(row)};
-        r = cmn_store_exec(st, "UPDATE outbox SET status = 1, sent_ms = $1, attempts = attempts "
-                               "+ 1, to_addr = NULL WHERE id = $2 AND status = 0",
-                           u, 2, NULL);
+        r = snd_store_sim_deliver(st, user, row, cmn_rows_get(rows, i, 1), cmn_rows_get(rows, i, 2),
+                                  now);
         if (r < 0)
             break;
         /* the event goes out after commit through a finished call record */
@@ -267,27 +255,12 @@ static int s_call_new(snd_sender_t *s, cmn_store_t *st, cmn_rows_t *rows, int ch
             cmn_str_appends(&u, media);
             c->media_url = cmn_str_steal(&u);
         } else if (c->token[0]) {
-            cmn_rows_t *m = NULL;
-            cmn_param_t p[] = {P_TEXT("meta"), P_TEXT(c->token)};
-            int r = cmn_store_query(st, "SELECT media_id FROM channel_media WHERE channel = $1 "
-                                        "AND token = $2",
-                                    p, 2, &m);
-            if (r == 0 && cmn_rows_count(m) == 1) {
-                cmn_strlcpy(c->media_id, cmn_rows_get(m, 0, 0), sizeof(c->media_id));
-            } else if (r == 0) {
-                cmn_rows_destroy(&m);
-                cmn_param_t q[] = {P_TEXT(c->token)};
-                r = cmn_store_query(st, "SELECT path FROM media WHERE token = $1", q, 1, &m);
-                if (r == 0 && cmn_rows_count(m) == 1) {
-                    c->media_path = s_dup(cmn_rows_get(m, 0, 0));
-                    c->upload = c->media_path != NULL;
-                }
-            }
-            cmn_rows_destroy(&m);
+            int r = snd_store_media(st, c->token, c->media_id, sizeof(c->media_id), &c->media_path);
             if (r < 0) {
                 s_call_free(c);
                 return r;
             }
+            c->upload = c->media_id[0] == '\0' && c->media_path != NULL;
         }
     }
     *ret = c;
@@ -298,15 +271,11 @@ static int s_call_new(snd_sender_t *s, cmn_store_t *st, cmn_rows_t *rows, int ch
 static int s_claim_user(snd_sender_t *s, cmn_store_t *st, const char *user, int64_t now)
 {
     cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_TEXT(user)};
-    int64_t changes = 0, wait = 0;
+    int64_t wait = 0;
     s_call_t *c = NULL;
     int r, ch;
 
-    r = cmn_store_query(st, "SELECT id, channel, status, to_addr, body, media_url, ui, trace, "
-                            "attempts, next_ms, lease_ms, created_ms FROM outbox WHERE "
-                            "user_key = $1 AND status IN (0, 3) ORDER BY id LIMIT 1",
-                        p, 1, &rows);
+    r = snd_store_head(st, user, &rows);
     if (r < 0 || cmn_rows_count(rows) == 0)
         goto out;
     const char *channel = cmn_rows_get(rows, 0, 1);
@@ -327,10 +296,7 @@ static int s_claim_user(snd_sender_t *s, cmn_store_t *st, const char *user, int6
     }
     ch = s_channel_index(channel);
     if (ch < 0 || !s->ch[ch].on) {
-        cmn_param_t f[] = {P_TEXT("channel not configured in this deployment"), P_INT(row)};
-        r = cmn_store_exec(st, "UPDATE outbox SET status = 2, to_addr = NULL, last_error = $1, "
-                               "attempts = attempts + 1 WHERE id = $2 AND status IN (0, 3)",
-                           f, 2, NULL);
+        r = snd_store_failed(st, row, "channel not configured in this deployment", NULL);
         if (r == 0 && (c = calloc(1, sizeof(*c))) != NULL) {
             c->s = s;
             c->row = row;
@@ -363,20 +329,14 @@ static int s_claim_user(snd_sender_t *s, cmn_store_t *st, const char *user, int6
         s_defer(s, user, now + wait);
         goto out;
     }
-    cmn_param_t u[] = {P_INT(now + s->d->settings.send_lease_s * 1000), P_INT(row), P_INT(now)};
-    r = cmn_store_exec(st, "UPDATE outbox SET resends = resends + (CASE WHEN status = 3 THEN 1 "
-                           "ELSE 0 END), status = 3, lease_ms = $1 WHERE id = $2 AND (status = 0 "
-                           "OR (status = 3 AND lease_ms <= $3))",
-                       u, 3, &changes);
-    if (r < 0 || changes != 1)
-        goto out; /* someone else claimed it first */
+    r = snd_store_claim(st, row, now + s->d->settings.send_lease_s * 1000, now);
+    if (r <= 0)
+        goto out; /* a store error, or someone else claimed it first */
     if (status == S_INFLIGHT)
         cmn_counter_add(s->m_resends, 1);
     r = s_call_new(s, st, rows, ch, user, &c);
     if (r == -EINVAL) { /* no number left to send to: nothing can ever deliver it */
-        cmn_param_t f[] = {P_TEXT("no recipient address"), P_INT(row)};
-        r = cmn_store_exec(st, "UPDATE outbox SET status = 2, last_error = $1 WHERE id = $2", f,
-                           2, NULL);
+        r = snd_store_failed(st, row, "no recipient address", NULL);
         goto out;
     }
     if (r < 0)
@@ -631,65 +591,28 @@ static int s_record_one(snd_sender_t *s, cmn_store_t *st, s_call_t *c, int64_t n
     const snd_result_t *res = &c->res;
     if (c->ch < 0) /* simulator or unconfigured channel: already recorded */
         return 0;
-    if (c->upload && res->outcome == SND_OK) {
-        cmn_param_t p[] = {P_TEXT("meta"), P_TEXT(c->token), P_TEXT(res->provider_id),
-                           P_INT(now)};
-        return cmn_store_exec(st, "INSERT INTO channel_media (channel, token, media_id, "
-                                  "created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                              p, 4, NULL);
-    }
+    if (c->upload && res->outcome == SND_OK)
+        return snd_store_media_put(st, c->token, res->provider_id, now);
     switch (res->outcome) {
-    case SND_OK: {
-        cmn_param_t p[] = {P_INT(now), P_TEXT(res->provider_id), P_INT(c->row)};
-        return cmn_store_exec(st, "UPDATE outbox SET status = 1, sent_ms = $1, provider_id = $2, "
-                                  "attempts = attempts + 1, to_addr = NULL, lease_ms = 0, "
-                                  "last_error = NULL, error_code = NULL WHERE id = $3 AND status "
-                                  "= 3",
-                              p, 3, NULL);
-    }
-    case SND_FAIL: {
-        cmn_param_t p[] = {P_TEXT(res->reason), P_TEXT(res->code[0] ? res->code : NULL),
-                           P_INT(c->row)};
-        return cmn_store_exec(st, "UPDATE outbox SET status = 2, attempts = attempts + 1, "
-                                  "to_addr = NULL, lease_ms = 0, last_error = $1, error_code = $2 "
-                                  "WHERE id = $3 AND status = 3",
-                              p, 3, NULL);
-    }
+    case SND_OK:
+        return snd_store_sent(st, c->row, res->provider_id, now);
+    case SND_FAIL:
+        return snd_store_failed(st, c->row, res->reason, res->code);
     default: {
         if (res->outcome == SND_RETRY && res->code[0] && c->attempts >= S_CODE_RETRY_MAX) {
             /* a provider error code that stays (e.g. 131053): give up, with the code */
-            cmn_param_t p[] = {P_TEXT(res->reason), P_TEXT(res->code), P_INT(c->row)};
             c->res.outcome = SND_FAIL;
-            return cmn_store_exec(st, "UPDATE outbox SET status = 2, attempts = attempts + 1, "
-                                      "to_addr = NULL, lease_ms = 0, last_error = $1, "
-                                      "error_code = $2 WHERE id = $3 AND status = 3",
-                                  p, 3, NULL);
+            return snd_store_failed(st, c->row, res->reason, res->code);
         }
         int64_t delay = res->outcome == SND_PAUSE
                             ? 0
                             : snd_backoff_ms(c->attempts, res->retry_after_s, s_rnd());
         if (res->outcome == SND_RETRY_PEER && delay < S_PEER_WAIT_MS)
             delay = S_PEER_WAIT_MS;
-        cmn_param_t p[] = {P_INT(now + delay), P_TEXT(res->reason),
-                           P_TEXT(res->code[0] ? res->code : NULL),
-                           P_INT(res->outcome == SND_PAUSE ? 0 : 1), P_INT(c->row)};
-        return cmn_store_exec(st, "UPDATE outbox SET status = 0, lease_ms = 0, next_ms = $1, "
-                                  "last_error = $2, error_code = $3, attempts = attempts + $4 "
-                                  "WHERE id = $5 AND status = 3",
-                              p, 5, NULL);
+        return snd_store_retry(st, c->row, now + delay, res->reason, res->code,
+                               res->outcome != SND_PAUSE);
     }
     }
-}
-
-static int s_record_pause(cmn_store_t *st, const char *channel, bool paused, const char *reason,
-                          int64_t now)
-{
-    cmn_param_t p[] = {P_TEXT(channel), P_INT(paused), P_TEXT(reason), P_INT(now)};
-    return cmn_store_exec(st, "INSERT INTO channel_state (channel, paused, reason, updated_ms) "
-                              "VALUES ($1, $2, $3, $4) ON CONFLICT (channel) DO UPDATE SET paused "
-                              "= excluded.paused, reason = excluded.reason, updated_ms = "
-                              "excluded.updated_ms",
-                          p, 4, NULL);
 }
 
 static int s_tx_record(void *arg, cmn_store_t *st)
@@ -703,12 +626,12 @@ static int s_tx_record(void *arg, cmn_store_t *st)
         if (c->ch >= 0 && c->probe) {
             bool paused = c->res.outcome == SND_PAUSE;
             if (paused != s->ch[c->ch].paused || !paused) {
-                r = s_record_pause(st, s->ch[c->ch].name, paused, c->res.reason, now);
+                r = snd_store_channel_state(st, s->ch[c->ch].name, paused, c->res.reason, now);
                 if (r < 0)
                     return r;
             }
         } else if (c->ch >= 0 && c->res.outcome == SND_PAUSE && !s->ch[c->ch].paused) {
-            r = s_record_pause(st, s->ch[c->ch].name, true, c->res.reason, now);
+            r = snd_store_channel_state(st, s->ch[c->ch].name, true, c->res.reason, now);
             if (r < 0)
                 return r;
         }
@@ -840,13 +763,6 @@ static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
     return r < 0 ? r : r2;
 }
 
-/* People with a reply due, or whose claim's lease expired, in this replica's
- * share (filtered before the limit), oldest work first. */
-static const char s_scan_sql[] =
-    "SELECT user_key FROM outbox WHERE ((status = 0 AND next_ms <= $4) OR (status = 3 AND "
-    "lease_ms <= $4)) AND (shard % $1 = $2 OR (shard IS NULL AND $2 = 0)) GROUP BY user_key "
-    "ORDER BY min(id) LIMIT $3";
-
 static int s_scan_chunk(void *arg, const cmn_keyset_t *keys)
 {
     snd_sender_t *s = arg;
@@ -859,7 +775,7 @@ static int s_on_rescan(void *arg, bool at_start)
 {
     snd_sender_t *s = arg;
     cmn_param_t extra[] = {P_INT(cmn_now_ms())};
-    cmn_scan_t scan = {s_scan_sql, extra, 1, S_SCAN_LIMIT};
+    cmn_scan_t scan = {snd_store_scan_sql, extra, 1, S_SCAN_LIMIT};
     int found =
         cmn_stage_scan(s->d->store, &scan, s->st.shard, s->st.shards, s->st.keys, s_scan_chunk, s);
     if (found < 0)
