@@ -10,6 +10,7 @@
 #include "dhis_api.h"
 #include "dhis_bridge.h"
 #include "dhis_config.h"
+#include "dhis_store.h"
 
 #define S_MODULE "dhis2"
 #define S_ACCEPT_LIMIT 1000
@@ -159,13 +160,8 @@ static int s_tx_accept(void *arg, cmn_store_t *st)
 {
     s_accept_t *a = arg;
     int64_t now = cmn_now_ms();
-    cmn_param_t p[] = {P_INT(now), P_INT(S_ACCEPT_LIMIT)};
     cmn_rows_destroy(&a->rows);
-    return cmn_store_query(st,
-                           "UPDATE dhis2_sync SET status = 'pending', updated_ms = $1, next_ms = "
-                           "$1 WHERE id IN (SELECT id FROM dhis2_sync WHERE status = 'queued' "
-                           "ORDER BY id LIMIT $2) AND status = 'queued' RETURNING id, ciu, trace",
-                           p, 2, &a->rows);
+    return dhis_store_accept(st, now, S_ACCEPT_LIMIT, &a->rows);
 }
 
 /* queued -> pending, with a dhis2.pending event each. */
@@ -179,10 +175,10 @@ static int s_accept(dhis_bridge_t *b, bool at_start)
     }
     int n = cmn_rows_count(a.rows);
     for (int i = 0; i < n; i++) {
-        s_publish(b, CMN_EV_DHIS2_PENDING, cmn_rows_get(a.rows, i, 2), cmn_rows_get(a.rows, i, 1),
-                  cmn_rows_int(a.rows, i, 0, 0), NULL, false);
-        log_debug(S_MODULE, cmn_rows_get(a.rows, i, 2), "enrolment %lld pending",
-                  (long long)cmn_rows_int(a.rows, i, 0, 0));
+        dhis_accepted_t row;
+        dhis_store_accepted_get(a.rows, i, &row);
+        s_publish(b, CMN_EV_DHIS2_PENDING, row.trace, row.ciu, row.id, NULL, false);
+        log_debug(S_MODULE, row.trace, "enrolment %lld pending", (long long)row.id);
     }
     cmn_counter_add(b->m_pending, (uint64_t)n);
     if (n > 0) {
@@ -208,28 +204,10 @@ static int s_tx_state(void *arg, cmn_store_t *st)
     dhis_bridge_t *b = s->b;
     int64_t now = cmn_now_ms();
     const char *version = b->dialect.version[0] ? b->dialect.version : NULL;
-    cmn_param_t p[] = {P_TEXT(b->replica), P_TEXT(s->state), P_TEXT(version),
-                       P_TEXT(b->link_detail[0] ? b->link_detail : NULL), P_INT(now)};
-    int r = cmn_store_exec(st,
-                           "INSERT INTO dhis2_bridges (replica, state, version, detail, since_ms, "
-                           "updated_ms) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (replica) DO "
-                           "UPDATE SET state = excluded.state, version = excluded.version, detail "
-                           "= excluded.detail, updated_ms = excluded.updated_ms, since_ms = CASE "
-                           "WHEN dhis2_bridges.state = excluded.state THEN dhis2_bridges.since_ms "
-                           "ELSE excluded.since_ms END",
-                           p, 5, NULL);
-    if (r == 0 && s->reopen) {
-        cmn_param_t q[] = {P_INT(now)};
-        r = cmn_store_exec(st,
-                           "UPDATE dhis2_sync SET next_ms = $1 WHERE status = 'pending' AND "
-                           "next_ms > $1",
-                           q, 1, NULL);
-        if (r == 0)
-            r = cmn_store_exec(st,
-                               "UPDATE dhis2_duplicates SET next_ms = $1 WHERE status = "
-                               "'pending' AND next_ms > $1",
-                               q, 1, NULL);
-    }
+    int r = dhis_store_state_save(st, b->replica, s->state, version,
+                                  b->link_detail[0] ? b->link_detail : NULL, now);
+    if (r == 0 && s->reopen)
+        r = dhis_store_reopen(st, now);
     return r;
 }
 
@@ -630,45 +608,33 @@ static int s_tx_claim(void *arg, cmn_store_t *st)
     int64_t now = cmn_now_ms(), lease = now + b->cfg->lease_s * 1000;
     cmn_rows_t *rows = NULL;
     snprintf(j->token, sizeof(j->token), "%s.%llu", b->owner, (unsigned long long)++b->claims);
-    cmn_param_t p[] = {P_INT(lease), P_TEXT(j->token), P_INT(now), P_INT((int64_t)c->want)};
-    int r = cmn_store_query(
-        st,
-        "UPDATE dhis2_sync SET lease_until = $1, lease_owner = $2 WHERE id IN (SELECT id FROM "
-        "dhis2_sync WHERE status = 'pending' AND next_ms <= $3 AND lease_until <= $3 ORDER BY "
-        "next_ms, id LIMIT $4) AND status = 'pending' AND lease_until <= $3 RETURNING id, ciu, "
-        "trace, te_uid, enrollment_uid, attempts, conflicts, created_ms",
-        p, 4, &rows);
+    int r = dhis_store_sync_claim(st, j->token, now, lease, c->want, &rows);
     j->nrows = 0;
     for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
         s_row_t *row = &j->rows[j->nrows];
-        const char *ciu = cmn_rows_get(rows, i, 1), *te = cmn_rows_get(rows, i, 3),
-                   *enr = cmn_rows_get(rows, i, 4);
+        dhis_claimed_t cl;
+        dhis_store_claimed_get(rows, i, now, &cl);
         memset(row, 0, sizeof(*row));
-        row->id = cmn_rows_int(rows, i, 0, 0);
-        cmn_strlcpy(row->ciu, ciu ? ciu : "", sizeof(row->ciu));
+        row->id = cl.id;
+        cmn_strlcpy(row->ciu, cl.ciu ? cl.ciu : "", sizeof(row->ciu));
         for (char *q = row->ciu; *q; q++)
             *q = (char)(*q >= 'a' && *q <= 'z' ? *q - 'a' + 'A' : *q);
-        cmn_strlcpy(row->trace, cmn_rows_get(rows, i, 2) ? cmn_rows_get(rows, i, 2) : "",
-                    sizeof(row->trace));
-        row->attempts = (int)cmn_rows_int(rows, i, 5, 0);
-        row->conflicts = (int)cmn_rows_int(rows, i, 6, 0);
-        dhis_date(cmn_rows_int(rows, i, 7, now), row->enrolled_at);
+        cmn_strlcpy(row->trace, cl.trace ? cl.trace : "", sizeof(row->trace));
+        row->attempts = cl.attempts;
+        row->conflicts = cl.conflicts;
+        dhis_date(cl.created_ms, row->enrolled_at);
         cmn_strlcpy(row->ou, dhis_config_org_unit(b->cfg, row->ciu), sizeof(row->ou));
         row->retry_after_s = -1;
-        if (dhis_uid_valid(te) && dhis_uid_valid(enr)) {
-            cmn_strlcpy(row->te, te, sizeof(row->te));
-            cmn_strlcpy(row->enr, enr, sizeof(row->enr));
+        if (dhis_uid_valid(cl.te) && dhis_uid_valid(cl.enr)) {
+            cmn_strlcpy(row->te, cl.te, sizeof(row->te));
+            cmn_strlcpy(row->enr, cl.enr, sizeof(row->enr));
         } else {
             /* The UIDs exist in the store before DHIS2 ever sees them, so a
              * retry after a lost answer imports the same person again
              * (CREATE_AND_UPDATE: an update), never a second one. */
             if ((r = dhis_uid_new(row->te)) < 0 || (r = dhis_uid_new(row->enr)) < 0)
                 break;
-            cmn_param_t u[] = {P_TEXT(row->te), P_TEXT(row->enr), P_INT(row->id)};
-            r = cmn_store_exec(st,
-                               "UPDATE dhis2_sync SET te_uid = $1, enrollment_uid = $2 WHERE "
-                               "id = $3",
-                               u, 3, NULL);
+            r = dhis_store_sync_uids(st, row->id, row->te, row->enr);
         }
         if (strlen(row->ciu) != 10) {
             s_row_set(row, S_OUT_FAILED, 0, NULL, "not a 10-character CIU");
@@ -730,14 +696,7 @@ static int s_dispatch_sync(dhis_bridge_t *b)
 static int s_tx_dup_import(void *arg, cmn_store_t *st)
 {
     (void)arg;
-    cmn_param_t p[] = {P_INT(cmn_now_ms())};
-    return cmn_store_exec(st,
-                          "INSERT INTO dhis2_duplicates (duplicate_id, kind, ciu, other_ciu, "
-                          "status, attempts, next_ms, created_ms, updated_ms) SELECT d.id, "
-                          "d.kind, d.ciu, d.other_ciu, 'pending', 0, $1, $1, $1 FROM duplicates d "
-                          "WHERE d.status = 'open' AND NOT EXISTS (SELECT 1 FROM dhis2_duplicates "
-                          "x WHERE x.duplicate_id = d.id) ON CONFLICT (duplicate_id) DO NOTHING",
-                          p, 1, NULL);
+    return dhis_store_dup_import(st, cmn_now_ms());
 }
 
 static void s_dup_set(s_dup_t *u, const char *out, long status, const char *err)
@@ -747,47 +706,12 @@ static void s_dup_set(s_dup_t *u, const char *out, long status, const char *err)
     cmn_strlcpy(u->error, err ? err : "", sizeof(u->error));
 }
 
-/* The synced tracked entity of a CIU: 1 found, 0 not yet, -ENOENT never. */
-static int s_te_of(cmn_store_t *st, const char *ciu, char te[DHIS_UID_LEN])
-{
-    cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_TEXT(ciu)};
-    int r =
-        cmn_store_query(st, "SELECT status, te_uid FROM dhis2_sync WHERE ciu = $1", p, 1, &rows);
-    if (r < 0)
-        return r;
-    if (cmn_rows_count(rows) == 0) {
-        r = -ENOENT;
-    } else {
-        const char *status = cmn_rows_get(rows, 0, 0), *uid = cmn_rows_get(rows, 0, 1);
-        if (status && strcmp(status, "synced") == 0 && dhis_uid_valid(uid)) {
-            cmn_strlcpy(te, uid, DHIS_UID_LEN);
-            r = 1;
-        } else {
-            r = status && strcmp(status, "failed") == 0 ? -ENOENT : 0;
-        }
-    }
-    cmn_rows_destroy(&rows);
-    return r;
-}
-
 typedef struct {
     dhis_bridge_t *b;
     s_job_t **jobs;
     size_t njobs; /* jobs filled */
     size_t cap;
 } s_dup_claim_t;
-
-static int s_dup_defer(cmn_store_t *st, int64_t id, const char *status, const char *err,
-                       int64_t next)
-{
-    cmn_param_t p[] = {P_TEXT(status), P_TEXT(err), P_INT(next), P_INT(cmn_now_ms()), P_INT(id)};
-    return cmn_store_exec(st,
-                          "UPDATE dhis2_duplicates SET status = $1, last_error = $2, next_ms "
-                          "= $3, updated_ms = $4, lease_until = 0, lease_owner = NULL WHERE "
-                          "id = $5",
-                          p, 5, NULL);
-}
 
 static int s_tx_dup_claim(void *arg, cmn_store_t *st)
 {
@@ -797,45 +721,40 @@ static int s_tx_dup_claim(void *arg, cmn_store_t *st)
     cmn_rows_t *rows = NULL;
     char token[CMN_ID_LEN + 24];
     snprintf(token, sizeof(token), "%s.%llu", b->owner, (unsigned long long)++b->claims);
-    cmn_param_t p[] = {P_INT(lease), P_TEXT(token), P_INT(now), P_INT((int64_t)c->cap)};
-    int r = cmn_store_query(
-        st,
-        "UPDATE dhis2_duplicates SET lease_until = $1, lease_owner = $2 WHERE id IN (SELECT id "
-        "FROM dhis2_duplicates WHERE status = 'pending' AND next_ms <= $3 AND lease_until <= $3 "
-        "ORDER BY next_ms, id LIMIT $4) AND status = 'pending' AND lease_until <= $3 RETURNING "
-        "id, kind, ciu, other_ciu, attempts",
-        p, 4, &rows);
+    int r = dhis_store_dup_claim(st, token, now, lease, c->cap, &rows);
     c->njobs = 0;
     for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
-        int64_t id = cmn_rows_int(rows, i, 0, 0);
-        const char *kind = cmn_rows_get(rows, i, 1), *ciu = cmn_rows_get(rows, i, 2),
-                   *other = cmn_rows_get(rows, i, 3);
+        dhis_dup_claimed_t cl;
+        dhis_store_dup_claimed_get(rows, i, &cl);
+        int64_t id = cl.id;
+        const char *kind = cl.kind, *ciu = cl.ciu, *other = cl.other_ciu;
         bool pair = kind && strcmp(kind, "number_other_ciu") == 0 && other && *other;
         char a[DHIS_UID_LEN] = "", t[DHIS_UID_LEN] = "";
         int ra = 1, rb;
-        if (pair && (ra = s_te_of(st, other, a)) < 0 && ra != -ENOENT) {
+        if (pair && (ra = dhis_store_synced_te(st, other, a)) < 0 && ra != -ENOENT) {
             r = ra;
             break;
         }
-        rb = s_te_of(st, ciu ? ciu : "", t);
+        rb = dhis_store_synced_te(st, ciu ? ciu : "", t);
         if (rb < 0 && rb != -ENOENT) {
             r = rb;
             break;
         }
         if (ra == -ENOENT || rb == -ENOENT) {
             /* one of the two is not, and will not be, in DHIS2 */
-            r = s_dup_defer(st, id, "skipped",
-                            "a CIU of this duplicate is not in DHIS2 (its "
-                            "registration failed)",
-                            now);
+            r = dhis_store_dup_defer(st, id, "skipped",
+                                     "a CIU of this duplicate is not in DHIS2 (its "
+                                     "registration failed)",
+                                     now, cmn_now_ms());
             continue;
         }
         if (ra == 0 || rb == 0) { /* wait for the registrations */
-            r = s_dup_defer(st, id, "pending", NULL, now + S_PAIR_WAIT_MS);
+            r = dhis_store_dup_defer(st, id, "pending", NULL, now + S_PAIR_WAIT_MS, cmn_now_ms());
             continue;
         }
         if (pair && strcmp(a, t) == 0) {
-            r = s_dup_defer(st, id, "skipped", "both CIUs are the same tracked entity", now);
+            r = dhis_store_dup_defer(st, id, "skipped", "both CIUs are the same tracked entity",
+                                     now, cmn_now_ms());
             continue;
         }
         s_job_t *j = c->jobs[c->njobs++];
@@ -844,7 +763,7 @@ static int s_tx_dup_claim(void *arg, cmn_store_t *st)
         memset(u, 0, sizeof(*u));
         u->id = id;
         u->pair = pair;
-        u->attempts = (int)cmn_rows_int(rows, i, 4, 0);
+        u->attempts = cl.attempts;
         u->retry_after_s = -1;
         cmn_strlcpy(u->ciu, ciu ? ciu : "", sizeof(u->ciu));
         cmn_strlcpy(u->original, pair ? a : t, sizeof(u->original));
@@ -1031,115 +950,59 @@ static int s_dispatch_dups(dhis_bridge_t *b)
 static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_row_t *r,
                         int64_t now)
 {
-    int64_t changes = 0;
+    bool recorded = false;
     int rc = 0;
     const char *err = r->error[0] ? r->error : NULL, *codes = r->codes[0] ? r->codes : NULL;
     switch (r->out) {
     case S_OUT_SYNCED: {
         const char *te = r->found ? r->found_te : r->te;
         const char *ou = r->found ? r->found_ou : r->ou;
-        cmn_param_t p[] = {P_TEXT(te),   P_TEXT(ou),       P_INT(s_linked(r) ? 1 : 0),
-                           P_INT(now),   P_INT(r->status), P_INT(r->id),
-                           P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_sync SET status = 'synced', te_uid = $1, org_unit = $2, "
-                            "linked = $3, synced_ms = $4, updated_ms = $4, http_status = $5, "
-                            "last_error = NULL, error_codes = NULL, lease_until = 0, lease_owner "
-                            "= NULL WHERE id = $6 AND lease_owner = $7 AND status = 'pending'",
-                            p, 7, &changes);
+        rc = dhis_store_sync_synced(st, r->id, token, te, ou, s_linked(r), r->status, now,
+                                    &recorded);
         break;
     }
     case S_OUT_RETRY: {
         int64_t wait = dhis_backoff_ms(r->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
         if (r->retry_after_s > 0 && r->retry_after_s * 1000 > wait)
             wait = r->retry_after_s * 1000;
-        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err),  P_INT(r->status), P_TEXT(codes),
-                           P_INT(now),        P_INT(r->id), P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_sync SET attempts = attempts + 1, next_ms = $1, "
-                            "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
-                            "$5, lease_until = 0, lease_owner = NULL WHERE id = $6 AND "
-                            "lease_owner = $7 AND status = 'pending'",
-                            p, 7, &changes);
+        rc = dhis_store_sync_retry(st, r->id, token, now + wait, err, r->status, codes, now,
+                                   &recorded);
         break;
     }
-    case S_OUT_RESEARCH: {
-        cmn_param_t p[] = {P_INT(now),    P_TEXT(err),  P_INT(r->status),
-                           P_TEXT(codes), P_INT(r->id), P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_sync SET conflicts = conflicts + 1, next_ms = $1, "
-                            "last_error = $2, http_status = $3, error_codes = $4, updated_ms = "
-                            "$1, lease_until = 0, lease_owner = NULL WHERE id = $5 AND "
-                            "lease_owner = $6 AND status = 'pending'",
-                            p, 6, &changes);
+    case S_OUT_RESEARCH:
+        rc = dhis_store_sync_research(st, r->id, token, err, r->status, codes, now, &recorded);
         break;
-    }
-    case S_OUT_FAILED: {
-        cmn_param_t p[] = {P_TEXT(err), P_INT(r->status), P_TEXT(codes),
-                           P_INT(now),  P_INT(r->id),     P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_sync SET status = 'failed', last_error = $1, "
-                            "http_status = $2, error_codes = $3, updated_ms = $4, lease_until = "
-                            "0, lease_owner = NULL WHERE id = $5 AND lease_owner = $6 AND status "
-                            "= 'pending'",
-                            p, 6, &changes);
+    case S_OUT_FAILED:
+        rc = dhis_store_sync_failed(st, r->id, token, err, r->status, codes, now, &recorded);
         break;
-    }
     case S_OUT_RELEASE:
-    case S_OUT_NONE: {
-        cmn_param_t p[] = {P_INT(r->id), P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_sync SET lease_until = 0, lease_owner = NULL WHERE id "
-                            "= $1 AND lease_owner = $2",
-                            p, 2, &changes);
+    case S_OUT_NONE:
+        rc = dhis_store_sync_release(st, r->id, token, &recorded);
         break;
     }
-    }
-    r->recorded = rc == 0 && changes == 1;
+    r->recorded = rc == 0 && recorded;
     return rc;
 }
 
 static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_dup_t *u,
                         int64_t now)
 {
-    int64_t changes = 0;
+    bool recorded = false;
     int rc;
     const char *err = u->error[0] ? u->error : NULL;
     if (strcmp(u->out, "retry") == 0) {
         int64_t wait = dhis_backoff_ms(u->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
         if (u->retry_after_s > 0 && u->retry_after_s * 1000 > wait)
             wait = u->retry_after_s * 1000;
-        cmn_param_t p[] = {P_INT(now + wait), P_TEXT(err),  P_INT(u->status),
-                           P_INT(now),        P_INT(u->id), P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_duplicates SET attempts = attempts + 1, next_ms = $1, "
-                            "last_error = $2, http_status = $3, updated_ms = $4, lease_until = 0, "
-                            "lease_owner = NULL WHERE id = $5 AND lease_owner = $6",
-                            p, 6, &changes);
+        rc = dhis_store_dup_retry(st, u->id, token, now + wait, err, u->status, now, &recorded);
     } else if (strcmp(u->out, "release") == 0 || u->out[0] == '\0') {
-        cmn_param_t p[] = {P_INT(u->id), P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_duplicates SET lease_until = 0, lease_owner = NULL "
-                            "WHERE id = $1 AND lease_owner = $2",
-                            p, 2, &changes);
+        rc = dhis_store_dup_release(st, u->id, token, &recorded);
     } else {
-        cmn_param_t p[] = {P_TEXT(u->out),
-                           P_TEXT(u->original),
-                           P_TEXT(u->duplicate[0] ? u->duplicate : NULL),
-                           P_TEXT(u->dhis2_id[0] ? u->dhis2_id : NULL),
-                           P_TEXT(err),
-                           P_INT(u->status),
-                           P_INT(now),
-                           P_INT(u->id),
-                           P_TEXT(token)};
-        rc = cmn_store_exec(st,
-                            "UPDATE dhis2_duplicates SET status = $1, original_te = $2, "
-                            "duplicate_te = $3, dhis2_id = $4, last_error = $5, http_status = $6, "
-                            "updated_ms = $7, lease_until = 0, lease_owner = NULL WHERE id = $8 "
-                            "AND lease_owner = $9",
-                            p, 9, &changes);
+        rc = dhis_store_dup_done(
+            st, u->id, token, u->out, u->original, u->duplicate[0] ? u->duplicate : NULL,
+            u->dhis2_id[0] ? u->dhis2_id : NULL, err, u->status, now, &recorded);
     }
-    u->recorded = rc == 0 && changes == 1;
+    u->recorded = rc == 0 && recorded;
     return rc;
 }
 
@@ -1259,14 +1122,10 @@ static int s_record(dhis_bridge_t *b)
 
 static int s_backlog(dhis_bridge_t *b)
 {
-    cmn_rows_t *rows = NULL;
-    int r = cmn_store_query(b->d->store,
-                            "SELECT COUNT(*) FROM dhis2_sync WHERE status IN "
-                            "('queued', 'pending')",
-                            NULL, 0, &rows);
+    int64_t n = 0;
+    int r = dhis_store_backlog(b->d->store, &n);
     if (r == 0)
-        cmn_gauge_set(b->g_backlog, cmn_rows_int(rows, 0, 0, 0));
-    cmn_rows_destroy(&rows);
+        cmn_gauge_set(b->g_backlog, n);
     b->backlog_at = cmn_mono_ms() + S_BACKLOG_EVERY_MS;
     return r;
 }
@@ -1280,17 +1139,6 @@ static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
     return 0;
 }
 
-/* Is there a row for `sql` ($1 = now)? A read outside any transaction, so an
- * idle bridge's scan takes no write lock. Errors say yes (the claim will tell). */
-static bool s_any(dhis_bridge_t *b, const char *sql)
-{
-    cmn_rows_t *rows = NULL;
-    cmn_param_t p[] = {P_INT(cmn_now_ms())};
-    bool any = cmn_store_query(b->d->store, sql, p, 1, &rows) < 0 || cmn_rows_count(rows) > 0;
-    cmn_rows_destroy(&rows);
-    return any;
-}
-
 static int s_on_rescan(void *arg, bool at_start)
 {
     dhis_bridge_t *b = arg;
@@ -1299,17 +1147,15 @@ static int s_on_rescan(void *arg, bool at_start)
     if (r < 0)
         return r;
     if (b->cfg) {
-        /* backoffs that ended, leases that expired, duplicates recorded */
-        if (s_any(b, "SELECT 1 FROM dhis2_sync WHERE status = 'pending' AND next_ms <= $1 AND "
-                     "lease_until <= $1 LIMIT 1"))
+        /* backoffs that ended, leases that expired, duplicates recorded: reads
+         * outside any transaction, so an idle bridge's scan takes no write
+         * lock; errors say yes (!= 0: the claim will tell) */
+        if (dhis_store_sync_due(b->d->store, cmn_now_ms()) != 0)
             b->work_due = true;
-        if (s_any(b, "SELECT 1 FROM duplicates d WHERE d.status = 'open' AND d.created_ms <= $1 "
-                     "AND NOT EXISTS (SELECT 1 FROM dhis2_duplicates x WHERE x.duplicate_id = "
-                     "d.id) LIMIT 1") &&
+        if (dhis_store_dups_new(b->d->store, cmn_now_ms()) != 0 &&
             (r = cmn_daemon_tx(b->d, s_tx_dup_import, NULL)) < 0)
             return r;
-        if (s_any(b, "SELECT 1 FROM dhis2_duplicates WHERE status = 'pending' AND next_ms <= $1 "
-                     "AND lease_until <= $1 LIMIT 1"))
+        if (dhis_store_dups_due(b->d->store, cmn_now_ms()) != 0)
             b->dups_due = true;
     }
     if (now >= b->backlog_at && (r = s_backlog(b)) < 0)
