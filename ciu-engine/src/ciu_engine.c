@@ -39,6 +39,7 @@ typedef struct {
     ciu_request_t rq;
     char ciu[CIU_LEN + 1];
     bool existing;
+    bool mine; /* this number obtained this CIU before (or first) */
     char first_user[CMN_HEX256_LEN];
     int64_t outbox_row;
     int64_t sync_row;    /* the DHIS2 row queued, 0 if none */
@@ -282,21 +283,28 @@ static int s_reg_key(const ciu_engine_t *e, const char *ciu, char ret[CMN_HEX256
     return cmn_hmac_sha256_hex(e->d->salt, e->d->salt_len, parts, strlen(parts), ret);
 }
 
-/* Registry, the number's last CIU, and the potential duplicates. */
+/* Registry, the number's CIUs, and the potential duplicates. A number
+ * that registers another person on purpose (AUTRE: a family on one phone)
+ * is not a suspected duplicate; the same CIU from another number still is
+ * (visible to staff only: that number is answered as a new registration). */
 static int s_register(ciu_engine_t *e, cmn_store_t *st, s_issue_t *is, int64_t now)
 {
     char reg_key[CMN_HEX256_LEN], prev[16];
+    bool fresh = false;
     int r;
 
     r = s_reg_key(e, is->ciu, reg_key);
     if (r == 0)
         r = ciu_store_register(st, is->ciu, reg_key, is->rq.user, now, &is->existing,
                                is->first_user);
+    if (r == 0)
+        r = ciu_store_number_ciu(st, is->rq.user, is->ciu, now, &fresh);
+    is->mine = !fresh || strcmp(is->first_user, is->rq.user) == 0;
     if (r == 0 && strcmp(is->first_user, is->rq.user) != 0)
         r = s_duplicate(st, is, "same_ciu_other_number", NULL, is->first_user, now);
     if (r == 0)
         r = ciu_store_user_ciu(st, is->rq.user, is->ciu, now, prev);
-    if (r == 0 && prev[0] != '\0' && strcmp(prev, is->ciu) != 0)
+    if (r == 0 && prev[0] != '\0' && strcmp(prev, is->ciu) != 0 && !is->rq.other)
         r = s_duplicate(st, is, "number_other_ciu", prev, NULL, now);
     return r;
 }
@@ -363,7 +371,10 @@ static int s_issue(ciu_engine_t *e, cmn_store_t *st, int64_t id, int64_t now)
     if (r == 0 && e->d->settings.enable_qr)
         r = s_qr_attach(e, st, is.ciu, now, &media);
     if (r == 0)
-        r = s_reply(e, st, &is, is.existing ? "ciu_existing" : "ciu_issued",
+        /* "your existing code" only to the number that has it: to any
+         * other, exactly the reply of a new registration (whether someone
+         * is enrolled is health information) */
+        r = s_reply(e, st, &is, is.existing && is.mine ? "ciu_existing" : "ciu_issued",
                     media.len ? cmn_str_cstr(&media) : NULL, now);
     if (r == 0 && !is.existing) /* new CIUs go to DHIS2, once per CIU */
         r = ciu_store_sync_queue(st, is.ciu, now, is.rq.trace, &is.sync_row);

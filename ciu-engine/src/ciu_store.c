@@ -19,9 +19,10 @@ static void s_cell(char *dst, size_t size, const cmn_rows_t *rows, int row, int 
 }
 
 /* Columns: user_key, channel, to_addr, lang, c_last, c_first, c_year,
- * c_city, c_gender, trace, id. */
+ * c_city, c_gender, trace, id, other_person. */
 #define S_REQUEST_COLS                                                                             \
-    "user_key, channel, to_addr, lang, c_last, c_first, c_year, c_city, c_gender, trace, id"
+    "user_key, channel, to_addr, lang, c_last, c_first, c_year, c_city, c_gender, trace, id, "     \
+    "other_person"
 
 static void s_request(const cmn_rows_t *rows, int i, ciu_request_t *rq)
 {
@@ -37,6 +38,7 @@ static void s_request(const cmn_rows_t *rows, int i, ciu_request_t *rq)
     s_cell(rq->gender, sizeof(rq->gender), rows, i, 8);
     s_cell(rq->trace, sizeof(rq->trace), rows, i, 9);
     rq->id = cmn_rows_int(rows, i, 10, 0);
+    rq->other = cmn_rows_int(rows, i, 11, 0) == 1;
 }
 
 int ciu_store_pending(cmn_store_t *st, const char *user, ciu_request_t **ret, size_t *ret_n)
@@ -116,6 +118,22 @@ int ciu_store_user_ciu(cmn_store_t *st, const char *user, const char *ciu, int64
     if (r < 0)
         return r;
     s_cell(ret_prev, 16, rows, 0, 0);
+    cmn_rows_destroy(&rows);
+    return 0;
+}
+
+int ciu_store_number_ciu(cmn_store_t *st, const char *user, const char *ciu, int64_t now,
+                         bool *ret_new)
+{
+    cmn_param_t p[] = {P_TEXT(user), P_TEXT(ciu), P_INT(now)};
+    cmn_rows_t *rows = NULL;
+    int r = cmn_store_query(st,
+                            "INSERT INTO number_cius (user_key, ciu, created_ms) VALUES ($1, $2, "
+                            "$3) ON CONFLICT (user_key, ciu) DO NOTHING RETURNING ciu",
+                            p, 3, &rows);
+    if (r < 0)
+        return r;
+    *ret_new = cmn_rows_count(rows) == 1;
     cmn_rows_destroy(&rows);
     return 0;
 }

@@ -32,6 +32,7 @@ typedef struct {
     char last[CIU_STORE_CODE_MAX], first[CIU_STORE_CODE_MAX], year[CIU_STORE_CODE_MAX];
     char city[CIU_STORE_CODE_MAX], gender[CIU_STORE_CODE_MAX];
     char trace[CMN_ID_LEN];
+    int other; /* 1: another person registered from this number (AUTRE) */
 } ciu_request_t;
 
 /* Pending keys (people) of one replica's share, oldest first. */
@@ -54,6 +55,11 @@ int ciu_store_register(cmn_store_t *st, const char *ciu, const char *reg_key, co
  * if none). */
 int ciu_store_user_ciu(cmn_store_t *st, const char *user, const char *ciu, int64_t now,
                        char ret_prev[16]);
+
+/* Remember that this number obtained this CIU (number_cius). *ret_new:
+ * it had not obtained it before. */
+int ciu_store_number_ciu(cmn_store_t *st, const char *user, const char *ciu, int64_t now,
+                         bool *ret_new);
 
 /* Record a potential duplicate once per (kind, ciu, user). *ret_new: it
  * was not recorded before. other_ciu, other_user may be NULL. */

@@ -27,7 +27,8 @@
     X(summary_last, "") X(summary_first, "") X(summary_year, "")                      \
     X(summary_city, "") X(summary_gender, "")                                        \
     X(city_suggest, "") X(city_suggest_answer, "") X(city_suggest_no, "")             \
-    X(cities_title, "") X(cities_next, "")
+    X(cities_title, "") X(cities_next, "") X(closing, "")                            \
+    X(other_person, "") X(code_list, "ciu")
 /* clang-format on */
 
 #define S_KEY_NAME(k, v) #k,

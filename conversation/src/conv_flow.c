@@ -21,6 +21,8 @@ typedef enum {
     S_CMD_CANCEL,
     S_CMD_CODE,
     S_CMD_CITIES,
+    S_CMD_NEW,
+    S_CMD_OTHER,
 } s_cmd_t;
 
 typedef struct {
@@ -61,6 +63,47 @@ static const s_word_t s_commands[] = {
     {"CITIES", S_CMD_CITIES, true},
     {"BINGUMBA", S_CMD_CITIES, true}, /* ln */
     {"MIJI", S_CMD_CITIES, true},     /* sw */
+    {"NOUVEAU", S_CMD_NEW, true},
+    {"NOUVELLE INSCRIPTION", S_CMD_NEW, true},
+    {"NEW", S_CMD_NEW, true},
+    {"YA SIKA", S_CMD_NEW, false}, /* ln */
+    {"MPYA", S_CMD_NEW, false},    /* sw */
+    {"AUTRE", S_CMD_OTHER, true},
+    {"AUTRE PERSONNE", S_CMD_OTHER, true},
+    {"ANOTHER", S_CMD_OTHER, true},
+    {"ANOTHER PERSON", S_CMD_OTHER, true},
+    {"MOTO MOSUSU", S_CMD_OTHER, true},  /* ln */
+    {"MTU MWINGINE", S_CMD_OTHER, true}, /* sw */
+};
+
+/* After the code: thanks and the like get a short closing (any text with
+ * no letter or digit, an emoji, too); greetings start a new registration. */
+static const char *const s_thanks[] = {
+    "MERCI",        "MERCI BEAUCOUP",
+    "MERCI BCP",    "GRAND MERCI",
+    "THANKS",       "THANK YOU",
+    "THANKS A LOT", "THANK YOU VERY MUCH",
+    "THX",          "OK",
+    "OKAY",         "OK MERCI",
+    "OK THANKS",    "DACCORD",
+    "BIEN",         "TRES BIEN",
+    "SUPER",        "PARFAIT",
+    "COOL",         "GREAT",
+    "GOOD",         "NICE",
+    "AMEN",         "1",
+    "OUI",          "YES",
+    "MATONDO",      "MATONDO MINGI",
+    "MALAMU",       "IYO",
+    "EE", /* ln */
+    "ASANTE",       "ASANTE SANA",
+    "SAWA",         "NDIYO", /* sw */
+    NULL,
+};
+static const char *const s_greetings[] = {
+    "BONJOUR", "BONSOIR",      "SALUT",        "HELLO",  "HI",
+    "HEY",     "GOOD MORNING", "GOOD EVENING", "MBOTE",  "MBOTE NA YO", /* ln */
+    "JAMBO",   "HABARI",       "HUJAMBO",      "SALAMA",                /* sw */
+    NULL,
 };
 
 /* Answers to the confirmation. */
@@ -210,12 +253,14 @@ bool conv_session_valid(const conv_session_t *s)
         return false;
     if (s->lang[0] && !cmn_i18n_lang_valid(s->lang))
         return false;
+    if (s->other != 0 && s->other != 1)
+        return false;
     int step = s->step;
     if (step == CONV_STEP_LANG) {
         step = s->return_step;
-        if (step == CONV_STEP_LANG || step < CONV_STEP_NONE || step > CONV_STEP_CITY_SUGGEST)
+        if (step == CONV_STEP_LANG || step < CONV_STEP_NONE || step > CONV_STEP_DONE)
             return false;
-    } else if (step < CONV_STEP_NONE || step > CONV_STEP_CITY_SUGGEST) {
+    } else if (step < CONV_STEP_NONE || step > CONV_STEP_DONE) {
         return false;
     }
     return s_answered(s) >= s_needed(step);
@@ -228,6 +273,17 @@ static void s_clear_answers(conv_session_t *s)
     memset(s->year, 0, sizeof(s->year));
     memset(s->city, 0, sizeof(s->city));
     memset(s->gender, 0, sizeof(s->gender));
+}
+
+void conv_session_done(conv_session_t *s, int64_t now_ms)
+{
+    if (!s)
+        return;
+    s_clear_answers(s);
+    s->step = CONV_STEP_DONE;
+    s->return_step = 0;
+    s->other = 0;
+    s->updated_ms = now_ms;
 }
 
 int conv_session_ciu(const conv_session_t *s, char ret_ciu[11])
@@ -409,6 +465,9 @@ static int s_prompt(s_run_t *run, int step)
         return s_say(run, "language_menu");
     case CONV_STEP_CITY_SUGGEST:
         return s_say_suggest(run);
+    case CONV_STEP_DONE:
+        run->out->session.return_step = 1; /* the closing was said */
+        return s_say(run, "closing");
     default:
         return -EINVAL;
     }
@@ -430,12 +489,23 @@ static int s_restart(s_run_t *run)
     return r < 0 ? r : s_goto(run, CONV_STEP_LAST);
 }
 
+/* AUTRE: register another person from this number, from question 1. */
+static int s_other_person(s_run_t *run)
+{
+    conv_session_t *s = &run->out->session;
+    s_clear_answers(s);
+    s->other = 1;
+    int r = s_say(run, "other_person");
+    return r < 0 ? r : s_goto(run, CONV_STEP_LAST);
+}
+
 static int s_cancel(s_run_t *run)
 {
     conv_session_t *s = &run->out->session;
     s_clear_answers(s);
     s->step = CONV_STEP_NONE;
     s->return_step = 0;
+    s->other = 0;
     run->out->drop_session = true;
     return s_say(run, "cancelled");
 }
@@ -587,7 +657,10 @@ static int s_at_question(s_run_t *run, const s_msg_t *m)
     int r;
     switch (m->cmd) {
     case S_CMD_RESTART:
+    case S_CMD_NEW:
         return s_restart(run);
+    case S_CMD_OTHER:
+        return s_other_person(run);
     case S_CMD_HELP:
         r = s_say(run, "help");
         return r < 0 ? r : s_prompt(run, step);
@@ -626,7 +699,10 @@ static int s_at_wait_ciu(s_run_t *run, const s_msg_t *m)
     if (m->is_text && !m->too_long) {
         switch (m->cmd) {
         case S_CMD_RESTART:
+        case S_CMD_NEW:
             return s_restart(run);
+        case S_CMD_OTHER:
+            return s_other_person(run);
         case S_CMD_LANGUAGE:
             return s_language_menu(run, CONV_STEP_WAIT_CIU);
         case S_CMD_CANCEL:
@@ -650,7 +726,10 @@ static int s_at_lang(s_run_t *run, const s_msg_t *m)
     int r;
     switch (m->cmd) {
     case S_CMD_RESTART:
+    case S_CMD_NEW:
         return s_restart(run);
+    case S_CMD_OTHER:
+        return s_other_person(run);
     case S_CMD_CANCEL:
         return s_cancel(run);
     case S_CMD_BACK:
@@ -679,6 +758,47 @@ static int s_at_lang(s_run_t *run, const s_msg_t *m)
     return r < 0 ? r : s_goto(run, back);
 }
 
+static int s_start(s_run_t *run, const s_msg_t *m, bool expired);
+
+/* After the code (CONV_STEP_DONE): nothing typed here is an answer. */
+static int s_at_done(s_run_t *run, const s_msg_t *m)
+{
+    conv_session_t *s = &run->out->session;
+    bool closed = s->return_step == 1;
+    int r;
+    if (m->is_text && !m->too_long) {
+        switch (m->cmd) {
+        case S_CMD_RESTART:
+        case S_CMD_NEW:
+            return s_goto(run, CONV_STEP_NONE); /* a new registration */
+        case S_CMD_OTHER:
+            return s_other_person(run);
+        case S_CMD_CODE:
+            run->out->send_code = true; /* in the person's language, nothing else */
+            return 0;
+        case S_CMD_HELP:
+            r = s_say(run, "help");
+            return r < 0 ? r : s_prompt(run, CONV_STEP_DONE);
+        case S_CMD_LANGUAGE:
+            return s_language_menu(run, CONV_STEP_DONE);
+        case S_CMD_CANCEL:
+            return s_cancel(run);
+        case S_CMD_CITIES:
+            r = s_say_cities(run, s_cities_page(m->folded));
+            return r < 0 ? r : s_prompt(run, CONV_STEP_DONE);
+        case S_CMD_BACK:
+        case S_CMD_NONE:
+            break;
+        }
+        bool polite = !m->folded || !m->folded[0] || s_in(s_thanks, m->folded);
+        if (m->folded && s_in(s_greetings, m->folded))
+            return s_start(run, m, false);
+        if (closed && !polite)
+            return s_start(run, m, false); /* more than thanks after the closing */
+    }
+    return s_prompt(run, CONV_STEP_DONE);
+}
+
 /* No session, step NONE, expired or inconsistent: start afresh. The message
  * is never taken as an answer. */
 static int s_start(s_run_t *run, const s_msg_t *m, bool expired)
@@ -700,6 +820,8 @@ static int s_start(s_run_t *run, const s_msg_t *m, bool expired)
     }
     if (m->is_text && !m->too_long && m->cmd == S_CMD_LANGUAGE)
         return s_language_menu(run, CONV_STEP_NONE);
+    if (m->is_text && !m->too_long && m->cmd == S_CMD_OTHER)
+        return s_other_person(run);
     if (m->is_text && !m->too_long && m->cmd == S_CMD_CODE)
         run->out->send_code = true; /* "CODE" after the CIU was issued */
     if (m->is_text && !m->too_long && m->cmd == S_CMD_CITIES) {
@@ -728,7 +850,8 @@ static void s_result_init(conv_result_t *out)
 
 bool conv_session_expired(const conv_ctx_t *ctx, const conv_session_t *in, int64_t now_ms)
 {
-    if (!ctx || !in || in->step == CONV_STEP_NONE || ctx->timeout_ms <= 0)
+    if (!ctx || !in || in->step == CONV_STEP_NONE || in->step == CONV_STEP_DONE ||
+        ctx->timeout_ms <= 0)
         return false;
     /* Impossible times (none, or further ahead than clocks can disagree)
      * would overflow the subtraction below: they count as expired. */
@@ -783,6 +906,8 @@ int conv_flow_step(const conv_ctx_t *ctx, const conv_session_t *in, bool is_text
         r = s_start(&run, &m, expired);
     else if (step == CONV_STEP_WAIT_CIU)
         r = s_at_wait_ciu(&run, &m);
+    else if (step == CONV_STEP_DONE)
+        r = s_at_done(&run, &m);
     else if (step == CONV_STEP_LANG)
         r = s_at_lang(&run, &m);
     else

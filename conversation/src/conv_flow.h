@@ -44,6 +44,8 @@ typedef enum {
     CONV_STEP_LANG = 8,         /* language menu shown */
     CONV_STEP_CITY_SUGGEST = 9, /* "did you mean <city>?" shown; `city` holds the
                                    suggested code (never the typed text) */
+    CONV_STEP_DONE = 10,        /* a CIU was issued: language kept, no answers;
+                                   return_step 1 once the closing was said */
 } conv_step_t;
 
 /* Cities per page of the VILLES / CITIES list. */
@@ -68,6 +70,8 @@ typedef struct {
     char year[2];       /* 1 digit, e.g. "7" */
     char city[3];       /* 2 letters A-Z, e.g. "DA" */
     char gender[2];     /* "1".."4" */
+    int other;          /* 1: registering another person from this number
+                           (AUTRE): not a suspected duplicate; else 0 */
     int64_t updated_ms; /* time of the last message (the `now_ms` of the call) */
 } conv_session_t;
 
@@ -125,12 +129,19 @@ int conv_session_ciu(const conv_session_t *session, char ret_ciu[11]);
  * one is treated as no session). */
 bool conv_session_valid(const conv_session_t *session);
 
+/* Turn the session of a person whose CIU was just issued into the
+ * "after the code" session: step CONV_STEP_DONE, answers cleared, language
+ * kept, updated_ms = now_ms. Thanks get a short closing there, CODE answers
+ * in the person's language, and only a clear request (a greeting, NOUVEAU,
+ * RECOMMENCER...) starts a new registration. NULL-safe. */
+void conv_session_done(conv_session_t *session, int64_t now_ms);
+
 /* Session times further ahead of now than this are impossible (clocks of
  * two replicas may disagree by less). */
 #define CONV_CLOCK_SKEW_MS (5LL * 60 * 1000)
 
 /* True when a stored session has been idle longer than ctx->timeout_ms at
- * now_ms (never for step NONE or timeout <= 0). An impossible time (<= 0,
+ * now_ms (never for steps NONE and DONE or timeout <= 0). An impossible time (<= 0,
  * or more than CONV_CLOCK_SKEW_MS ahead of now) counts as expired; nothing
  * overflows. */
 bool conv_session_expired(const conv_ctx_t *ctx, const conv_session_t *in, int64_t now_ms);

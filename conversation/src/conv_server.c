@@ -16,6 +16,7 @@
 
 #define S_MODULE "conversation"
 #define S_MARKER_KEEP_MS (7LL * 24 * 3600 * 1000)
+#define S_CODES_MAX 10 /* CIUs of one number listed by CODE */
 
 struct conv_server {
     cmn_daemon_t *d;
@@ -115,14 +116,27 @@ static int s_reply_text(conv_server_t *s, cmn_store_t *st, s_person_t *p, const 
     return r;
 }
 
-/* The CODE command: the last CIU this number obtained, or code_none. */
+/* The CODE command: the CIUs this number obtained (a family on one phone:
+ * up to S_CODES_MAX, code_list), its one CIU (code_again), or code_none. */
 static int s_code(conv_server_t *s, cmn_store_t *st, s_person_t *p, const char *lang)
 {
-    char ciu[16];
-    int r = conv_store_last_ciu(st, p->user, ciu);
+    char cius[S_CODES_MAX][16], ciu[16];
+    int n = 0;
+    int r = conv_store_number_cius(st, p->user, S_CODES_MAX, cius, &n);
 
+    if (r == 0 && n < 2)
+        r = conv_store_last_ciu(st, p->user, ciu);
     if (r < 0)
         return r;
+    if (n >= 2) {
+        char list[S_CODES_MAX * 20] = "";
+        size_t len = 0;
+        for (int i = 0; i < n; i++)
+            len +=
+                (size_t)snprintf(list + len, sizeof(list) - len, "%s*%s*", i ? "\n" : "", cius[i]);
+        const char *vars[] = {"ciu", list, NULL};
+        return s_reply_text(s, st, p, lang, "code_list", vars);
+    }
     const char *vars[] = {"ciu", ciu, NULL};
     return s_reply_text(s, st, p, lang, ciu[0] ? "code_again" : "code_none", vars);
 }
@@ -272,7 +286,8 @@ static int s_person(conv_server_t *s, cmn_store_t *st, const char *user)
     p.have = p.read.found;
     p.cur = p.read.s;
     if (ndone > 0 && p.have && p.cur.step == CONV_STEP_WAIT_CIU)
-        p.have = false; /* the CIU was issued: this conversation is over */
+        conv_session_done(&p.cur, now); /* the CIU was issued: after the code,
+                                           the language is kept */
     for (int i = 0; i < n && r == 0; i++) {
         conv_inmsg_t m;
         conv_store_inbox_get(rows, i, &m);

@@ -80,7 +80,8 @@ int conv_store_session_load(cmn_store_t *st, const char *user, conv_stored_t *re
     cmn_param_t p[] = {P_TEXT(user)};
     int r = cmn_store_query(st,
                             "SELECT lang, step, return_step, c_last, c_first, c_year, c_city, "
-                            "c_gender, updated_ms, version FROM sessions WHERE user_key = $1",
+                            "c_gender, updated_ms, version, other_person FROM sessions WHERE "
+                            "user_key = $1",
                             p, 1, &rows);
     if (r < 0)
         return r;
@@ -98,6 +99,7 @@ int conv_store_session_load(cmn_store_t *st, const char *user, conv_stored_t *re
         s_copy(s->gender, sizeof(s->gender), cmn_rows_get(rows, 0, 7));
         s->updated_ms = cmn_rows_int(rows, 0, 8, 0);
         ret->version = cmn_rows_int(rows, 0, 9, 0);
+        s->other = (int)cmn_rows_int(rows, 0, 10, 0);
     }
     cmn_rows_destroy(&rows);
     return 0;
@@ -116,19 +118,21 @@ int conv_store_session_save(cmn_store_t *st, const char *user, const conv_stored
                        P_TEXT(s_nz(next->city)),
                        P_TEXT(s_nz(next->gender)),
                        P_INT(next->updated_ms),
-                       P_INT(read->version)};
+                       P_INT(read->version),
+                       P_INT(next->other)};
     if (!read->found)
         return s_exec_one(st,
                           "INSERT INTO sessions (user_key, lang, step, return_step, c_last, "
-                          "c_first, c_year, c_city, c_gender, updated_ms, version) VALUES ($1, "
-                          "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (user_key) DO "
-                          "NOTHING",
-                          p, 11);
+                          "c_first, c_year, c_city, c_gender, updated_ms, version, other_person) "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON "
+                          "CONFLICT (user_key) DO NOTHING",
+                          p, 12);
     return s_exec_one(st,
                       "UPDATE sessions SET lang = $2, step = $3, return_step = $4, c_last = $5, "
                       "c_first = $6, c_year = $7, c_city = $8, c_gender = $9, updated_ms = $10, "
-                      "version = version + 1 WHERE user_key = $1 AND version = $11",
-                      p, 11);
+                      "version = version + 1, other_person = $12 WHERE user_key = $1 AND "
+                      "version = $11",
+                      p, 12);
 }
 
 int conv_store_session_drop(cmn_store_t *st, const char *user, const conv_stored_t *read)
@@ -185,6 +189,24 @@ int conv_store_last_ciu(cmn_store_t *st, const char *user, char ret_ciu[16])
     return 0;
 }
 
+int conv_store_number_cius(cmn_store_t *st, const char *user, int max, char (*ret)[16], int *ret_n)
+{
+    cmn_rows_t *rows = NULL;
+    cmn_param_t p[] = {P_TEXT(user), P_INT(max)};
+    int r = cmn_store_query(st,
+                            "SELECT ciu FROM number_cius WHERE user_key = $1 ORDER BY "
+                            "created_ms, ciu LIMIT $2",
+                            p, 2, &rows);
+    if (r < 0)
+        return r;
+    int n = cmn_rows_count(rows);
+    for (int i = 0; i < n && i < max; i++)
+        s_copy(ret[i], 16, cmn_rows_get(rows, i, 0));
+    *ret_n = n < max ? n : max;
+    cmn_rows_destroy(&rows);
+    return 0;
+}
+
 int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, int64_t *ret_id)
 {
     const conv_session_t *ss = rq->session;
@@ -205,13 +227,14 @@ int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, i
                        P_TEXT(ss->gender),
                        P_INT(now),
                        P_TEXT(rq->trace),
-                       P_INT(cmn_shard_bucket(rq->user))};
+                       P_INT(cmn_shard_bucket(rq->user)),
+                       P_INT(ss->other)};
     return cmn_store_query_int(st,
                                "INSERT INTO ciu_requests (req_id, user_key, channel, to_addr, "
                                "lang, c_last, c_first, c_year, c_city, c_gender, created_ms, "
-                               "trace, shard) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-                               "$11, $12, $13) RETURNING id",
-                               p, 13, 0, ret_id);
+                               "trace, shard, other_person) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                               "$8, $9, $10, $11, $12, $13, $14) RETURNING id",
+                               p, 14, 0, ret_id);
 }
 
 int conv_store_purge(cmn_store_t *st, int64_t now, int64_t timeout_ms, int64_t marker_keep_ms,

@@ -75,6 +75,10 @@ int conv_store_flood_save(cmn_store_t *st, const char *user, const conv_flood_st
 /* The last CIU this number obtained (ret_ciu "" when none). */
 int conv_store_last_ciu(cmn_store_t *st, const char *user, char ret_ciu[16]);
 
+/* The CIUs this number obtained (number_cius, the engine's), oldest first,
+ * at most max: ret[0..*ret_n-1]. */
+int conv_store_number_cius(cmn_store_t *st, const char *user, int max, char (*ret)[16], int *ret_n);
+
 /* Ask the engine for a CIU: the session's codes. *ret_id: the row. */
 typedef struct {
     const char *user, *channel, *to, *trace;

@@ -82,7 +82,7 @@ def converse(stack, i):
     for text in answers:  # a burst: everything at once
         stack.send(number, text)
     p.read(lambda t: ciu in t, timeout=60)
-    p.no_more("CODE", ciu, "Question 1 sur 5", timeout=60)
+    p.no_more("CODE", ciu, timeout=60)  # after the code: the code alone (issue 11)
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",
              "Question 4 sur 5", "Question 5 sur 5", "%s · IBR" % ciu[:3], ciu]
     texts = [m["text"] for m in p.replies]

@@ -29,8 +29,10 @@ C = "+243810000303"
 D = "+243810000404"
 E = "+243810000505"
 F = "+243810000606"
-NUMBERS = [A, B, C, D, E, F]
-TYPED = ["Ngalé", "Françoise", "Ngale", "FRANCOISE", "Gédéon", "Kalala", "élodie"]
+G = "+243810000707"
+NUMBERS = [A, B, C, D, E, F, G]
+TYPED = ["Ngalé", "Françoise", "Ngale", "FRANCOISE", "Gédéon", "Kalala", "élodie", "Mukendi",
+         "Odette", "Lubumbashii", "Kenzo"]
 
 
 def time_ms():
@@ -74,7 +76,9 @@ def happy_path(stack):
     for text, want in [("Ngale", "Question 2"), ("Francoise", "Question 3"), ("2001", "Question 4"),
                        ("KN", "Question 5"), ("2", "NGA · FRA")]:
         q.say(text, want)
-    q.say("yes", "NGAFRA1KN2")
+    got = q.say("yes", "NGAFRA1KN2")
+    # issue 11: another number gets exactly the reply of a new registration
+    check(not any("déjà" in m["text"] for m in got), "enrolment revealed to another number")
     dump = db_dump(stack)
     check("same_ciu_other_number" in dump, "duplicate not recorded:\n" + dump)
     reg = [l for l in dump.splitlines() if l.startswith("registry: ")]
@@ -117,7 +121,7 @@ def burst(stack):
     for text in ["Bonjour", "Mbengue", "Ibrahima", "1997", "DA", "1", "1"]:
         stack.send(D, text)
     p.read(lambda t: "MBEIBR7DA1" in t, timeout=30)
-    p.no_more("CODE", "MBEIBR7DA1", "Question 1 sur 5")
+    p.no_more("CODE", "MBEIBR7DA1")  # after the code: the code alone (issue 11)
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",
              "Question 4 sur 5", "Question 5 sur 5", "MBE · IBR · 7 · DA · Homme", "MBEIBR7DA1"]
     texts = [m["text"] for m in p.replies]
@@ -168,6 +172,38 @@ def flood(stack):
     other.say("Bonjour", "Question 1 sur 5")          # others are not affected
 
 
+def after_the_code(stack):
+    """Issue 11: a city typo gets a suggestion (only its code is stored);
+    after the code, thanks get a closing in the person's language, CODE
+    answers in it, NEW starts a new registration."""
+    p = Person(stack, G)
+    p.say("language", "English")
+    p.say("2", "Question 1 of 5")
+    p.say("Mukendi", "Question 2 of 5")
+    p.say("Odette", "Question 3 of 5")
+    p.say("1988", "Question 4 of 5")
+    p.say("Lubumbashii", "Did you mean")
+    p.say("1", "Question 5 of 5")
+    p.say("2", "MUK · ODE · 8 · LU · Woman")
+    p.say("yes", "MUKODE8LU2")
+    p.say("merci", "You are welcome")
+    p.say("thanks", "You are welcome")
+    p.no_more("CODE", "Your CIU is: *MUKODE8LU2*")
+    check(not any("Question 1" in m["text"] for m in p.replies[-3:]),
+          "thanks taken as a new registration: %r" % [m["text"][:30] for m in p.replies])
+    p.say("NEW", "Question 1 of 5")
+    # A family on one phone: ANOTHER registers a child, not a suspected
+    # duplicate; CODE lists both codes.
+    p.say("ANOTHER", "another person")
+    for text, want in [("Mukendi", "Question 2"), ("Kenzo", "Question 3"), ("2019", "Question 4"),
+                       ("KN", "Question 5"), ("1", "MUK · KEN · 9 · KN · Man")]:
+        p.say(text, want)
+    p.say("1", "MUKKEN9KN1")
+    p.say("CODE", "MUKODE8LU2*\n*MUKKEN9KN1")
+    check(query(stack, "SELECT count(*) FROM duplicates WHERE kind = 'number_other_ciu'")
+          == [("0",)], "a child registered with ANOTHER flagged as a duplicate")
+
+
 def privacy(stack):
     settled(stack)
     if stack.backend == "sqlite":  # erased pages leave the WAL at the next checkpoint
@@ -198,6 +234,7 @@ def scenario(stack):
     burst(stack)
     expiry(stack)
     flood(stack)
+    after_the_code(stack)
     privacy(stack)
 
 

@@ -26,7 +26,7 @@ def scenario(stack):
     got = p.say("1", "MBE · IBR · 7 · DA · Homme")
     got = p.say("1", "MBEIBR7DA1")
     # Nothing more is on its way: the answer to CODE comes next.
-    p.no_more("CODE", "MBEIBR7DA1", "Question 1 sur 5")
+    p.no_more("CODE", "MBEIBR7DA1")  # after the code: the code alone (issue 11)
     texts = [m["text"] for m in p.replies]
     # welcome, q1..q5, confirmation, CIU: each exactly once, in this order.
     order = ["bienvenue", "Question 1 sur 5", "Question 2 sur 5", "Question 3 sur 5",

@@ -146,7 +146,9 @@ static void test_registry_and_duplicates(void **state)
     assert_int_equal(s_count(f, "SELECT count(*) FROM registry"), 1);
     assert_int_equal(s_count(f, "SELECT request_count FROM registry"), 3);
     assert_int_equal(s_replies(f, "alice", "%déjà%"), 1);
-    assert_int_equal(s_replies(f, "bob", "%déjà%"), 1);
+    /* issue 11: another number is answered exactly as a new registration */
+    assert_int_equal(s_replies(f, "bob", "%déjà%"), 0);
+    assert_int_equal(s_replies(f, "bob", "Votre CIU est : *MBEIBR7DA1*%"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE kind = "
                                 "'same_ciu_other_number' AND user_key = 'bob'"),
                      1);
@@ -161,6 +163,55 @@ static void test_registry_and_duplicates(void **state)
                                 "'KALGED5DA1'"),
                      1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM dhis2_sync"), 2);
+}
+
+/* issue 11: whether someone is enrolled is health information. The same
+ * answers from a number that never obtained that code get exactly the
+ * reply of a new registration; only the number that has it hears "already".
+ * A second person registered with AUTRE from the same number is not a
+ * suspected duplicate, without AUTRE it still is. */
+static void test_issue11_household_and_privacy(void **state)
+{
+    fix_t *f = *state;
+    cmn_str_t want = CMN_STR_INIT(4096);
+
+    s_start(f, false);
+    int64_t row = s_request(f, "mother", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "mother", row), 0);
+    row = s_request(f, "stranger", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "stranger", row), 0);
+    cmn_param_t pm[] = {P_TEXT("mother")}, ps[] = {P_TEXT("stranger")};
+    const char *q = "SELECT body FROM outbox WHERE user_key = $1 ORDER BY id";
+    cmn_rows_t *a = NULL, *b = NULL;
+    assert_int_equal(cmn_store_query(f->d.store, q, pm, 1, &a), 0);
+    assert_int_equal(cmn_store_query(f->d.store, q, ps, 1, &b), 0);
+    assert_string_equal(cmn_rows_get(a, 0, 0), cmn_rows_get(b, 0, 0)); /* the very same text */
+    assert_non_null(strstr(cmn_rows_get(b, 0, 0), "Écrivez *AUTRE*")); /* the offer */
+    cmn_rows_destroy(&a);
+    cmn_rows_destroy(&b);
+    assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE kind = "
+                                "'same_ciu_other_number' AND user_key = 'stranger'"),
+                     1); /* still recorded, for staff */
+    row = s_request(f, "stranger", "MBE", "IBR", "7");
+    assert_int_equal(s_wake(f, "stranger", row), 0);
+    assert_int_equal(s_replies(f, "stranger", "%déjà%"), 1); /* now it has it */
+
+    /* the mother registers her child with AUTRE: no suspected duplicate */
+    row = s_request(f, "mother", "MBE", "KEN", "9");
+    assert_int_equal(
+        cmn_store_exec(f->d.store, "UPDATE ciu_requests SET other_person = 1", NULL, 0, NULL), 0);
+    assert_int_equal(s_wake(f, "mother", row), 0);
+    assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE kind = "
+                                "'number_other_ciu'"),
+                     0);
+    assert_int_equal(s_count(f, "SELECT count(*) FROM number_cius WHERE user_key = 'mother'"), 2);
+    /* without AUTRE, another CIU from the number is still flagged */
+    row = s_request(f, "mother", "KAL", "GED", "5");
+    assert_int_equal(s_wake(f, "mother", row), 0);
+    assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE kind = "
+                                "'number_other_ciu' AND ciu = 'KALGED5DA1'"),
+                     1);
+    cmn_str_free(&want);
 }
 
 /* Issue 6, item 2: another replica registers the same CIU between this
@@ -182,7 +233,9 @@ static void test_registry_race(void **state)
     assert_int_equal(s_wake(f, "alice", row), 0);
     tsv_racer_join(&x);
     assert_int_equal(s_count(f, "SELECT request_count FROM registry"), 2);
-    assert_int_equal(s_replies(f, "alice", "%déjà%"), 1);
+    /* zoe's number registered it first: alice hears a new registration */
+    assert_int_equal(s_replies(f, "alice", "%déjà%"), 0);
+    assert_int_equal(s_replies(f, "alice", "Votre CIU est%"), 1);
     assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE other_user_key = 'zoe'"), 1);
 }
 
@@ -253,8 +306,13 @@ static void test_invalid_request(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_issue),   CASE(test_registry_and_duplicates), CASE(test_registry_race),
-        CASE(test_qr_file), CASE(test_qr_retry_one_file),       CASE(test_invalid_request),
+        CASE(test_issue),
+        CASE(test_registry_and_duplicates),
+        CASE(test_issue11_household_and_privacy),
+        CASE(test_registry_race),
+        CASE(test_qr_file),
+        CASE(test_qr_retry_one_file),
+        CASE(test_invalid_request),
     };
     int failed = 0;
 

@@ -282,11 +282,92 @@ static void test_happy_path(void **state)
     assert_int_equal(conv_session_ciu(&c.session, ciu), 0);
     assert_string_equal(ciu, "MBEIBR7DA1");
 
-    /* the daemon drops the session once the CIU is sent: the next message
-     * starts a new conversation */
-    c.has_session = false;
+    /* once the CIU is sent the daemon keeps the session "after the code"
+     * (issue 11): "Merci" gets a short closing, not a new registration */
+    conv_session_done(&c.session, c.now);
+    assert_true(conv_session_valid(&c.session));
     s_send(&c, "Merci");
+    s_expect(&c, "fr", "closing");
+    s_chat_free(&c);
+}
+
+/* issue 11: after the code, thanks/ok/emoji get a short polite closing in
+ * the person's language; CODE answers in it; only a clear request (a
+ * greeting, NOUVEAU / NEW, RECOMMENCER) starts a new registration. */
+static void test_issue11_after_the_code(void **state)
+{
+    (void)state;
+    static const char *const polite[] = {
+        "merci", "Merci beaucoup !", "thanks",      "Thank you", "ok", "👍",
+        "🙏🙏",    "matondo",          "asante sana", "1",         NULL};
+    for (size_t i = 0; polite[i]; i++) {
+        chat_t c = {0};
+        s_chat_at(&c, CONV_STEP_WAIT_CIU, "en");
+        conv_session_done(&c.session, c.now);
+        s_send(&c, polite[i]);
+        s_expect(&c, "en", "closing");
+        assert_int_equal(c.session.step, CONV_STEP_DONE);
+        assert_false(c.res.request_ciu);
+        s_chat_free(&c);
+    }
+    chat_t c = {0};
+    s_chat_at(&c, CONV_STEP_WAIT_CIU, "en");
+    conv_session_done(&c.session, c.now);
+    assert_string_equal(c.session.last, "");
+    assert_string_equal(c.session.lang, "en");
+    /* "merci" then "thanks": both closings, never a surname */
+    s_send(&c, "merci");
+    s_expect(&c, "en", "closing");
+    s_send(&c, "thanks");
+    s_expect(&c, "en", "closing");
+    assert_int_equal(c.session.step, CONV_STEP_DONE);
+    /* CODE: the code in English, nothing else */
+    s_send(&c, "CODE");
+    assert_true(c.res.send_code);
+    s_expect_none(&c);
+    assert_string_equal(c.res.session.lang, "en");
+    /* a photo: the closing */
+    s_send_msg(&c, false, NULL);
+    s_expect(&c, "en", "closing");
+    /* hours later it does not expire: still after the code */
+    c.now += 10 * 60 * MIN_MS;
+    s_send(&c, "ok");
+    s_expect(&c, "en", "closing");
+    /* a greeting after the closing: a new registration, in English */
+    s_send(&c, "Hello");
+    s_expect(&c, "en", "welcome", "q1");
+    assert_int_equal(c.session.step, CONV_STEP_LAST);
+
+    /* before the closing, an unclear word gets the closing; after it,
+     * anything that is not thanks starts afresh (never as an answer) */
+    s_chat_at(&c, CONV_STEP_WAIT_CIU, "fr");
+    conv_session_done(&c.session, c.now);
+    s_send(&c, "Mbengue");
+    s_expect(&c, "fr", "closing");
+    s_send(&c, "Mbengue");
     s_expect(&c, "fr", "welcome", "q1");
+    assert_string_equal(c.session.last, "");
+
+    /* NOUVEAU, NEW, RECOMMENCER start at once; greetings too */
+    static const char *const fresh[] = {"NOUVEAU", "new",   "Recommencer", "Bonjour",
+                                        "mbote",   "jambo", NULL};
+    for (size_t i = 0; fresh[i]; i++) {
+        s_chat_at(&c, CONV_STEP_WAIT_CIU, "sw");
+        conv_session_done(&c.session, c.now);
+        s_send(&c, fresh[i]);
+        s_expect(&c, "sw", "welcome", "q1");
+    }
+    /* LANGUE after the code comes back to the closing, in the new language */
+    s_chat_at(&c, CONV_STEP_WAIT_CIU, "fr");
+    conv_session_done(&c.session, c.now);
+    s_send(&c, "langue");
+    s_send(&c, "2");
+    s_expect(&c, "en", "language_set", "closing");
+    assert_int_equal(c.session.step, CONV_STEP_DONE);
+    /* NOUVEAU in the middle of the questions starts them again */
+    s_chat_at(&c, CONV_STEP_YEAR, "fr");
+    s_send(&c, "nouveau");
+    s_expect(&c, "fr", "restart", "q1");
     s_chat_free(&c);
 }
 
@@ -418,6 +499,60 @@ static void test_issue11_cities_command(void **state)
     assert_int_equal(c.res.nreplies, 3);
     s_reply_has(&c, 0, "KN Kinshasa");
     s_reply_has(&c, 1, "Code d'Identification Unique");
+    s_chat_free(&c);
+}
+
+/* issue 11: a family on one phone. AUTRE (after the code, or at any step)
+ * registers another person: the session carries the mark to the request. */
+static void test_issue11_another_person(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"AUTRE",   "autre personne", "Another person",
+                                        "another", "moto mosusu",    "mtu mwingine",
+                                        NULL};
+    for (size_t i = 0; words[i]; i++) {
+        chat_t c = {0};
+        s_chat_at(&c, CONV_STEP_WAIT_CIU, "fr");
+        conv_session_done(&c.session, c.now);
+        s_send(&c, words[i]);
+        s_expect(&c, "fr", "other_person", "q1");
+        assert_int_equal(c.session.other, 1);
+        assert_int_equal(c.session.step, CONV_STEP_LAST);
+        s_chat_free(&c);
+    }
+    chat_t c = {0};
+    s_chat_at(&c, CONV_STEP_WAIT_CIU, "en");
+    conv_session_done(&c.session, c.now);
+    s_send(&c, "ANOTHER PERSON");
+    s_reply_has(&c, 0, "another person");
+    s_send(&c, "Mbengue");
+    s_send(&c, "Kenzo");
+    s_send(&c, "2019");
+    s_send(&c, "KN");
+    s_send(&c, "1");
+    s_send(&c, "yes");
+    assert_true(c.res.request_ciu);
+    assert_int_equal(c.session.other, 1); /* stored with the request */
+    /* once issued, the mark is gone */
+    conv_session_done(&c.session, c.now);
+    assert_int_equal(c.session.other, 0);
+    /* RECOMMENCER keeps it, ANNULER drops it */
+    s_chat_at(&c, CONV_STEP_YEAR, "fr");
+    s_send(&c, "autre");
+    s_expect(&c, "fr", "other_person", "q1");
+    s_send(&c, "recommencer");
+    assert_int_equal(c.session.other, 1);
+    s_send(&c, "annuler");
+    assert_true(c.res.drop_session);
+    /* as a first message too */
+    s_chat_init(&c);
+    s_send(&c, "autre");
+    s_expect(&c, "fr", "other_person", "q1");
+    assert_int_equal(c.session.other, 1);
+    /* an impossible mark: not a session */
+    s_chat_at(&c, CONV_STEP_YEAR, "fr");
+    c.session.other = 2;
+    assert_false(conv_session_valid(&c.session));
     s_chat_free(&c);
 }
 
@@ -1250,6 +1385,8 @@ int main(void)
         cmocka_unit_test(test_issue11_summary_meaning),
         cmocka_unit_test(test_issue11_city_suggestion),
         cmocka_unit_test(test_issue11_cities_command),
+        cmocka_unit_test(test_issue11_after_the_code),
+        cmocka_unit_test(test_issue11_another_person),
         cmocka_unit_test(test_first_message_never_an_answer),
         cmocka_unit_test(test_first_message_language),
         cmocka_unit_test(test_first_message_code),

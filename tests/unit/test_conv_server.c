@@ -127,10 +127,12 @@ static void test_ciu_done_ends_session(void **state)
                                     NULL, 0, NULL),
                      0);
     s_wake(f, "bob");
-    assert_int_equal(s_step(f, "bob"), -1);
+    /* issue 11: the session stays, "after the code", language kept */
+    assert_int_equal(s_step(f, "bob"), CONV_STEP_DONE);
     assert_int_equal(tsv_int(f->d.store, "SELECT count(*) FROM ciu_done", NULL, 0), 0);
 
     /* found by the scan too, before a message of the same person */
+    assert_int_equal(cmn_store_exec(f->d.store, "DELETE FROM sessions", NULL, 0, NULL), 0);
     s_session(f, "bob", CONV_STEP_WAIT_CIU);
     assert_int_equal(cmn_store_exec(f->d.store,
                                     "INSERT INTO ciu_done (request_id, user_key, shard, "
@@ -142,6 +144,86 @@ static void test_ciu_done_ends_session(void **state)
     assert_int_equal(s_replies(f, "bob", "%patienter%"), 0);
     assert_int_equal(s_replies(f, "bob", "%Question 1 sur 5%"), 1);
     assert_int_equal(s_step(f, "bob"), CONV_STEP_LAST);
+}
+
+/* issue 11: after the code, "merci" gets the closing and the next word is
+ * not a surname; CODE answers in the person's language; the language is
+ * kept in the (keyed-hash) session. */
+static void test_issue11_after_the_code(void **state)
+{
+    fix_t *f = *state;
+
+    s_start(f, NULL);
+    s_session(f, "eve", CONV_STEP_WAIT_CIU);
+    assert_int_equal(cmn_store_exec(f->d.store, "UPDATE sessions SET lang = 'en'", NULL, 0, NULL),
+                     0);
+    assert_int_equal(cmn_store_exec(f->d.store,
+                                    "INSERT INTO ciu_done (request_id, user_key, shard, "
+                                    "created_ms, trace) VALUES (3, 'eve', 0, 1, 't')",
+                                    NULL, 0, NULL),
+                     0);
+    assert_int_equal(cmn_store_exec(f->d.store,
+                                    "INSERT INTO user_cius (user_key, ciu, updated_ms) VALUES "
+                                    "('eve', 'MBEIBR7DA1', 1)",
+                                    NULL, 0, NULL),
+                     0);
+    s_wake(f, "eve");
+    assert_int_equal(s_step(f, "eve"), CONV_STEP_DONE);
+    s_inbox(f, "eve", "merci", cmn_now_ms());
+    s_wake(f, "eve");
+    assert_int_equal(s_replies(f, "eve", "You are welcome%"), 1);
+    s_inbox(f, "eve", "thanks", cmn_now_ms());
+    s_wake(f, "eve");
+    assert_int_equal(s_replies(f, "eve", "You are welcome%"), 2);
+    assert_int_equal(s_replies(f, "eve", "%Question 1%"), 0);
+    s_inbox(f, "eve", "CODE", cmn_now_ms());
+    s_wake(f, "eve");
+    assert_int_equal(s_replies(f, "eve", "Your CIU is%MBEIBR7DA1%"), 1);
+    assert_int_equal(s_step(f, "eve"), CONV_STEP_DONE);
+    cmn_param_t p[] = {P_TEXT("eve")};
+    assert_int_equal(tsv_int(f->d.store,
+                             "SELECT count(*) FROM sessions WHERE user_key = $1 AND lang = 'en' "
+                             "AND c_last IS NULL",
+                             p, 1),
+                     1);
+    s_inbox(f, "eve", "NEW", cmn_now_ms());
+    s_wake(f, "eve");
+    assert_int_equal(s_replies(f, "eve", "%Question 1 of 5%"), 1);
+    assert_int_equal(s_step(f, "eve"), CONV_STEP_LAST);
+}
+
+/* issue 11: a family on one phone. AUTRE marks the request (no suspected
+ * duplicate); CODE lists every CIU the number obtained. */
+static void test_issue11_household(void **state)
+{
+    fix_t *f = *state;
+
+    s_start(f, NULL);
+    s_session(f, "mum", CONV_STEP_WAIT_CIU);
+    assert_int_equal(cmn_store_exec(f->d.store,
+                                    "INSERT INTO ciu_done (request_id, user_key, shard, "
+                                    "created_ms, trace) VALUES (4, 'mum', 0, 1, 't')",
+                                    NULL, 0, NULL),
+                     0);
+    assert_int_equal(cmn_store_exec(f->d.store,
+                                    "INSERT INTO number_cius (user_key, ciu, created_ms) VALUES "
+                                    "('mum', 'MBEIBR7DA2', 1), ('mum', 'MBEKEN9KN1', 2)",
+                                    NULL, 0, NULL),
+                     0);
+    s_wake(f, "mum");
+    const char *words[] = {"AUTRE", "Mbengue", "Kenzo", "2019", "KN", "1", "1"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        s_inbox(f, "mum", words[i], cmn_now_ms());
+    s_wake(f, "mum");
+    assert_int_equal(s_replies(f, "mum", "%autre personne%"), 1);
+    assert_int_equal(tsv_int(f->d.store,
+                             "SELECT count(*) FROM ciu_requests WHERE user_key = 'mum' AND "
+                             "other_person = 1 AND c_first = 'KEN'",
+                             NULL, 0),
+                     1);
+    s_inbox(f, "mum", "CODE", cmn_now_ms());
+    s_wake(f, "mum");
+    assert_int_equal(s_replies(f, "mum", "CIU délivrés%*MBEIBR7DA2*%*MBEKEN9KN1*"), 1);
 }
 
 /* Issue 6, item 5: replica 0 of 2 finds its person although the dead
@@ -268,9 +350,10 @@ static void test_session_odd_time(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_first_message),      CASE(test_ciu_done_ends_session),
-        CASE(test_scan_not_starved),   CASE(test_flood_by_arrival),
-        CASE(test_flood_counted_once), CASE(test_session_write_conditional),
+        CASE(test_first_message),          CASE(test_ciu_done_ends_session),
+        CASE(test_issue11_after_the_code), CASE(test_issue11_household),
+        CASE(test_scan_not_starved),       CASE(test_flood_by_arrival),
+        CASE(test_flood_counted_once),     CASE(test_session_write_conditional),
         CASE(test_session_odd_time),
     };
     int failed = 0;
