@@ -184,6 +184,8 @@ static const cmn_cfg_entry_t s_table[] = {
 
 #define S_N (sizeof(s_table) / sizeof(s_table[0]))
 
+static char *s_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Checks the table cannot express. 0 or -EINVAL with *ret_err. */
 static int s_validate(const cmn_settings_t *s, char **ret_err)
 {
@@ -249,9 +251,76 @@ void cmn_settings_free(cmn_settings_t *s)
     cmn_config_free(s_table, S_N, s);
 }
 
+/* DATABASE_URL with its password replaced by *** (user:***@host, and a
+ * password= parameter). Caller frees; NULL for NULL. */
+static char *s_redact_url(const char *u)
+{
+    cmn_str_t o = CMN_STR_INIT(8192);
+    const char *p, *at, *colon, *pw;
+    if (u == NULL)
+        return NULL;
+    p = strstr(u, "://");
+    p = p ? p + 3 : u;
+    at = strchr(p, '@');
+    colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    if (colon) {
+        cmn_str_append(&o, u, (size_t)(colon - u) + 1);
+        cmn_str_appends(&o, "***");
+        cmn_str_appends(&o, at);
+    } else {
+        cmn_str_appends(&o, u);
+    }
+    pw = strstr(cmn_str_cstr(&o), "password=");
+    if (pw) {
+        size_t off = (size_t)(pw - cmn_str_cstr(&o)) + 9;
+        const char *rest = cmn_str_cstr(&o) + off;
+        char *tail = strdup(rest + strcspn(rest, "&"));
+        o.len = off;
+        cmn_str_appends(&o, "***");
+        cmn_str_appends(&o, tail ? tail : "");
+        free(tail);
+    }
+    return cmn_str_steal(&o);
+}
+
+char *cmn_settings_store_describe(const cmn_settings_t *s)
+{
+    char *url = cmn_settings_store_url(s), *out = NULL;
+    const char *u = s->database_url;
+    if (url == NULL)
+        return NULL;
+    if (u && (strncmp(u, "postgresql://", 13) == 0 || strncmp(u, "postgres://", 11) == 0)) {
+        char *red = s_redact_url(url);
+        out = red ? s_fmt("PostgreSQL %s", red) : NULL;
+        free(red);
+    } else if (url[0] == '/') {
+        out = s_fmt("SQLite file %s", url);
+    } else {
+        char cwd[4096];
+        out = getcwd(cwd, sizeof(cwd))
+                  ? s_fmt("SQLite file %s/%s", cwd, strncmp(url, "./", 2) == 0 ? url + 2 : url)
+                  : s_fmt("SQLite file %s", url);
+    }
+    free(url);
+    return out;
+}
+
 char *cmn_settings_describe(const cmn_settings_t *s)
 {
-    return cmn_config_describe(s_table, S_N, s);
+    cmn_settings_t shown = *s; /* shallow: only database_url is replaced */
+    char *red = s_redact_url(s->database_url), *line, *store, *out;
+    shown.database_url = red;
+    line = cmn_config_describe(s_table, S_N, &shown);
+    free(red);
+    store = cmn_settings_store_describe(s);
+    if (line == NULL || store == NULL) {
+        free(store);
+        return line;
+    }
+    out = s_fmt("%s; store: %s", *line ? line : "none", store);
+    free(line);
+    free(store);
+    return out;
 }
 
 int cmn_settings_require(const cmn_settings_t *s, const char *name, const char *why,
@@ -292,8 +361,16 @@ char *cmn_settings_store_url(const cmn_settings_t *s)
         }
         return cmn_str_steal(&p);
     }
+    if (strncmp(u, "sqlite:///.", 11) == 0)
+        return strdup(u + 10); /* the seed's sqlite:///./x.db: ./x.db, relative */
+    if (strncmp(u, "sqlite:///", 10) == 0) {
+        const char *p = u + 9; /* sqlite:///abs and sqlite:////abs -> /abs */
+        while (p[1] == '/')
+            p++;
+        return strdup(p);
+    }
     if (strncmp(u, "sqlite://", 9) == 0)
-        return strdup(u + 9); /* sqlite:///abs -> /abs, sqlite://rel -> rel */
+        return strdup(u + 9); /* sqlite://rel -> rel */
     return strdup(u);
 }
 

@@ -6,8 +6,10 @@
  * processes queue for the write lock. See docs/common/store.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -51,6 +53,14 @@ static int s_lite_open(cmn_store_t *st, const char *path, char *err, size_t errl
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc;
 
+    /* A new database is created mode 0600, like the salt: it holds the
+     * keyed hashes of phone numbers and the sessions. SQLite gives its -wal
+     * and -shm files the database's mode. */
+    if (strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     rc = sqlite3_open_v2(path, &db, flags, NULL);
     st->db = db;
     if (rc != SQLITE_OK) {

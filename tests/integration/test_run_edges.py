@@ -11,6 +11,8 @@
 - A configuration error: printed once (not once per daemon), exit 78.
 - SIGINT to the process group (Ctrl-C): the stack stops, nothing restarts.
 - A second ciu-run on the same data folder is refused.
+- The seed's DATABASE_URL=sqlite:///./uic_database.db is a file in the
+  working directory (not /uic_database.db), mode 600, named at start-up.
 No fixed sleeps: every wait is for a condition; every port is 0 or taken
 from a socket the test holds.
 """
@@ -274,6 +276,24 @@ def config_error_once(root):
         check(n == 1, "the configuration error was printed %d times:\n%s" % (n, out))
         check("restarting" not in out, "a daemon was restarted:\n" + out)
         check(not [n for n, p in a.pids().items() if alive(p)], "daemons left running")
+    finally:
+        a.kill()
+
+
+@case
+def seed_database_url(root):
+    """The seed's DATABASE_URL is a file in the working directory, mode 600,
+    named in the start-up log."""
+    a = Run(root, "seed", DATABASE_URL="sqlite:///./uic_database.db")
+    try:
+        out = a.wait_running()
+        db = os.path.join(a.dir, "uic_database.db")
+        check(os.path.exists(db), "no %s (the seed's sqlite:///./ is relative)" % db)
+        mode = os.stat(db).st_mode & 0o777
+        check(mode == 0o600, "database mode %o, expected 600" % mode)
+        check("store: SQLite file %s" % os.path.realpath(db) in out
+              or "store: SQLite file %s" % db in out,
+              "the start-up log does not name the store:\n" + out[:1500])
     finally:
         a.kill()
 

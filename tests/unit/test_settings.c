@@ -209,6 +209,10 @@ static void test_store_url(void **state)
         {"/var/lib/ciu", "", "/var/lib/ciu/ciu.db"},
         {NULL, "sqlite:///abs/path/x.db", "/abs/path/x.db"},
         {NULL, "sqlite://rel/x.db", "rel/x.db"},
+        /* issue 11: the seed's value is relative to the working directory */
+        {NULL, "sqlite:///./uic_database.db", "./uic_database.db"},
+        {NULL, "sqlite:///../db/x.db", "../db/x.db"},
+        {NULL, "sqlite:////abs/x.db", "/abs/x.db"},
         {NULL, "postgresql://ciu:pw@db:5432/ciu", "postgresql://ciu:pw@db:5432/ciu"},
         {NULL, "postgres://db/ciu", "postgres://db/ciu"},
     };
@@ -246,6 +250,45 @@ static void test_describe_redacts(void **state)
     assert_null(strstr(d, "twilio-secret"));
     assert_null(strstr(d, "-salt"));
     assert_null(strchr(d, '\n'));
+    free(d);
+    cmn_settings_free(&s);
+}
+
+/* issue 11: the start-up line names the store, never a database password */
+static void test_describe_store(void **state)
+{
+    (void)state;
+    cmn_settings_t s;
+    char *d;
+    setenv("DATABASE_URL", "postgresql://ciu:s3cret@db:5432/ciu?sslmode=require", 1);
+    load_ok(&s);
+    d = cmn_settings_describe(&s);
+    assert_non_null(d);
+    assert_null(strstr(d, "s3cret"));
+    assert_non_null(strstr(d, "DATABASE_URL=postgresql://ciu:***@db:5432/ciu?sslmode=require"));
+    assert_non_null(strstr(d, "; store: PostgreSQL postgresql://ciu:***@db:5432/ciu"));
+    free(d);
+    cmn_settings_free(&s);
+    setenv("DATABASE_URL", "postgres://db/ciu?user=ciu&password=s3cret&x=1", 1);
+    load_ok(&s);
+    d = cmn_settings_store_describe(&s);
+    assert_string_equal(d, "PostgreSQL postgres://db/ciu?user=ciu&password=***&x=1");
+    free(d);
+    cmn_settings_free(&s);
+    setenv("DATABASE_URL", "sqlite:///./uic_database.db", 1);
+    load_ok(&s);
+    d = cmn_settings_store_describe(&s);
+    char cwd[4096], want[4200];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    snprintf(want, sizeof(want), "SQLite file %s/uic_database.db", cwd);
+    assert_string_equal(d, want);
+    free(d);
+    cmn_settings_free(&s);
+    unsetenv("DATABASE_URL");
+    load_ok(&s);
+    d = cmn_settings_describe(&s);
+    assert_non_null(strstr(d, "; store: SQLite file "));
+    assert_non_null(strstr(d, "/data/ciu.db"));
     free(d);
     cmn_settings_free(&s);
 }
@@ -426,6 +469,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe_redacts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_describe_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_require, setup, teardown),
         cmocka_unit_test_setup_teardown(test_salt_given, setup, teardown),
         cmocka_unit_test_setup_teardown(test_salt_too_short, setup, teardown),

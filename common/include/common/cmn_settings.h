@@ -96,8 +96,13 @@ typedef struct {
 /* Load from environment + ./.env. 0 or -EINVAL with *ret_err (one line, caller frees). */
 int cmn_settings_load(cmn_settings_t *s, char **ret_err);
 void cmn_settings_free(cmn_settings_t *s);
-/* Effective settings on one line, secrets redacted. Caller frees. */
+/* Effective settings on one line, secrets redacted (the password of
+ * DATABASE_URL too), ending with "; store: " and cmn_settings_store_describe.
+ * Caller frees. */
 char *cmn_settings_describe(const cmn_settings_t *s);
+/* The store for a log line: "SQLite file <absolute path>" or "PostgreSQL
+ * <URL with the password as ***>". Caller frees; NULL when out of memory. */
+char *cmn_settings_store_describe(const cmn_settings_t *s);
 /* Check that a string setting a daemon needs is set and not empty. `name` is
  * the table name (e.g. "TWILIO_AUTH_TOKEN"); `why` (may be NULL) ends the
  * error line, e.g. "by ciu-sender for Twilio". 0, -EINVAL with *ret_err (one
@@ -106,7 +111,10 @@ int cmn_settings_require(const cmn_settings_t *s, const char *name, const char *
                          char **ret_err);
 /* Create CIU_DATA_DIR (and its parents, mode 0750) if missing. 0 or -errno. */
 int cmn_settings_make_data_dir(const cmn_settings_t *s);
-/* "sqlite" path or the PostgreSQL URL the store should open. Caller frees. */
+/* "sqlite" path or the PostgreSQL URL the store should open. Caller frees.
+ * SQLite: empty -> <data_dir>/ciu.db; sqlite:///./x.db (the seed's) -> ./x.db,
+ * relative to the working directory; sqlite:///abs/x.db and
+ * sqlite:////abs/x.db -> /abs/x.db; sqlite://rel/x.db -> rel/x.db. */
 char *cmn_settings_store_url(const cmn_settings_t *s);
 
 /* The salt as bytes. UIC_SALT must be at least 32 bytes of text (hex or
