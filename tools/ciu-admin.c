@@ -471,6 +471,17 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
         ciu[i] = (char)toupper(c);
     }
     ciu[len] = '\0';
+    /* the shape of ciu_is_valid (rules/): 6 letters, a digit, 2 letters, 1..4 */
+    bool shaped = len == 10;
+    for (size_t i = 0; shaped && i < len; i++)
+        shaped = i == 6   ? isdigit((unsigned char)ciu[i]) != 0
+                 : i == 9 ? (ciu[i] >= '1' && ciu[i] <= '4')
+                          : isalpha((unsigned char)ciu[i]) != 0;
+    if (!shaped)
+        return admin_fail(CMN_EXIT_USAGE,
+                          "registry: '%s' is not a valid CIU (10 characters like MBEIBR7KN1: 6 "
+                          "letters, a digit, 2 letters, a digit 1 to 4)",
+                          arg);
     code = s_need_schema(a, &version);
     if (code != 0)
         return code;

@@ -363,8 +363,13 @@ def run(r):
     reg = json.loads(out.stdout)
     check(reg.get("request_count") == 2 and reg.get("registered") is True,
           "registry --json: %r" % reg)
-    out = r.tool("ciu-admin", "registry", "ZZZZZZ0ZZ9", expect=1)
+    out = r.tool("ciu-admin", "registry", "ZZZZZZ0ZZ1", expect=1)
     check("not registered" in out.stdout, "unknown CIU: %r" % out.stdout)
+    # issue 11: something that is not a CIU is said so, not "not registered"
+    for bad in ("foo", "ZZZZZZ0ZZ9", "MBEIBR7KN12", "1BEIBR7KN1"):
+        out = r.tool("ciu-admin", "registry", bad, expect=64)
+        check("not a valid CIU" in out.stderr + out.stdout and "not registered" not in out.stdout,
+              "registry %s: %r %r" % (bad, out.stdout, out.stderr))
 
     out = r.tool("ciu-admin", "status")
     check(re.search(r"registry size:\s+2\b", out.stdout) and "duplicates open:" in out.stdout,
