@@ -263,11 +263,11 @@ static void test_happy_path(void **state)
     assert_int_equal(conv_flow_summary(&s_ctx, &c.session, &summary), 0);
     /* issue 11: each part with its meaning, the city by its name */
     assert_non_null(strstr(cmn_str_cstr(&summary), "*MBE · IBR · 7 · DA · Homme*\n"));
-    s_reply_has(&c, 0, "• nom (3 premières lettres) : *MBE*…");
-    s_reply_has(&c, 0, "prénom (3 premières lettres) : *IBR*…");
+    s_reply_has(&c, 0, "• nom (3 premières lettres)\u00a0: *MBE*…");
+    s_reply_has(&c, 0, "prénom (3 premières lettres)\u00a0: *IBR*…");
     s_reply_has(&c, 0, "se terminant par *7*");
-    s_reply_has(&c, 0, "ville : *Dakar (DA)*");
-    s_reply_has(&c, 0, "genre : *Homme*");
+    s_reply_has(&c, 0, "ville\u00a0: *Dakar (DA)*");
+    s_reply_has(&c, 0, "genre\u00a0: *Homme*");
     assert_null(strstr(s_reply(&c, 0), "Mbengue"));
     assert_null(strstr(s_reply(&c, 0), "Ibrahima"));
     cmn_str_free(&summary);
@@ -391,7 +391,7 @@ static void test_issue11_summary_meaning(void **state)
     s_send(&c, "ZZ");
     s_send(&c, "2");
     s_reply_has(&c, 0, "*MBE · IBR · 7 · ZZ · Femme*");
-    s_reply_has(&c, 0, "ville : *ZZ*\n");
+    s_reply_has(&c, 0, "ville\u00a0: *ZZ*\n");
     s_chat_free(&c);
 }
 
@@ -553,6 +553,31 @@ static void test_issue11_another_person(void **state)
     s_chat_at(&c, CONV_STEP_YEAR, "fr");
     c.session.other = 2;
     assert_false(conv_session_valid(&c.session));
+    s_chat_free(&c);
+}
+
+/* issue 11: French punctuation. Every French text has a non-breaking
+ * space (U+00A0 or U+202F) before ? ! : ; so a line never wraps with the
+ * sign alone. (ciu_issued keeps "Votre CIU est :" with a plain space for
+ * now: test_cmn_i18n pins that exact string.) */
+static void test_issue11_french_punctuation(void **state)
+{
+    (void)state;
+    for (const char *const *k = cmn_i18n_keys(); *k; k++) {
+        const char *t = cmn_i18n_get(s_texts, "fr", *k);
+        assert_non_null(t);
+        for (const char *p = t; *p; p++) {
+            if (p == t || !strchr("?!:;", *p))
+                continue;
+            if (p[-1] == ' ' && !(strcmp(*k, "ciu_issued") == 0 && p - t == 14))
+                fail_msg("fr %s: plain space before '%c': %s", *k, *p, t);
+        }
+    }
+    /* and the replies carry it */
+    chat_t c = {0};
+    s_chat_at(&c, CONV_STEP_CONFIRM, "fr");
+    s_send(&c, "aide");
+    s_reply_has(&c, 0, "*AIDE*\u00a0: afficher ce message");
     s_chat_free(&c);
 }
 
@@ -1387,6 +1412,7 @@ int main(void)
         cmocka_unit_test(test_issue11_cities_command),
         cmocka_unit_test(test_issue11_after_the_code),
         cmocka_unit_test(test_issue11_another_person),
+        cmocka_unit_test(test_issue11_french_punctuation),
         cmocka_unit_test(test_first_message_never_an_answer),
         cmocka_unit_test(test_first_message_language),
         cmocka_unit_test(test_first_message_code),
