@@ -13,6 +13,8 @@
 - A second ciu-run on the same data folder is refused.
 - The seed's DATABASE_URL=sqlite:///./uic_database.db is a file in the
   working directory (not /uic_database.db), mode 600, named at start-up.
+- CIU_SIM_ALLOWED_HOSTS set: its names (and name:port) are the only ones
+  the simulator answers.
 No fixed sleeps: every wait is for a condition; every port is 0 or taken
 from a socket the test holds.
 """
@@ -294,6 +296,32 @@ def seed_database_url(root):
         check("store: SQLite file %s" % os.path.realpath(db) in out
               or "store: SQLite file %s" % db in out,
               "the start-up log does not name the store:\n" + out[:1500])
+    finally:
+        a.kill()
+
+
+@case
+def sim_allowed_hosts_configured(root):
+    """CIU_SIM_ALLOWED_HOSTS replaces the loopback names (a training network)."""
+    import http.client
+    a = Run(root, "hosts", CIU_SIM_ALLOWED_HOSTS="trainer.lan, 192.168.1.20:8000")
+    try:
+        a.wait_running()
+        port = int(a.base.rsplit(":", 1)[1])
+
+        def get(host):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.putrequest("GET", "/sim/", skip_host=True)
+            c.putheader("Host", host)
+            c.endheaders()
+            st = c.getresponse().status
+            c.close()
+            return st
+        for host, want in [("trainer.lan", 200), ("TRAINER.LAN:%d" % port, 200),
+                           ("192.168.1.20:8000", 200), ("192.168.1.20:8001", 403),
+                           ("127.0.0.1:%d" % port, 403), ("localhost", 403)]:
+            got = get(host)
+            check(got == want, "Host %s: %s, expected %s" % (host, got, want))
     finally:
         a.kill()
 
