@@ -42,6 +42,7 @@
 #include "common/cmn_store.h"
 #include "common/cmn_str.h"
 
+#include "admin_collisions.h"
 #include "admin_dhis2.h"
 #include "admin_util.h"
 
@@ -78,6 +79,8 @@ static void s_usage(FILE *f)
             "  duplicates [--json] [--all]  list potential duplicates (open ones; --all: all)\n"
             "  duplicates resolve ID        mark duplicate ID as reviewed\n"
             "  registry [--json] CIU        request count and first/last dates of one CIU\n"
+            "  collisions [--json]          how likely two people share a CIU, overall and\n"
+            "                               per city, from the registry (docs/ciu-rules.md)\n"
             "  dhis2 check [--json]         verify the DHIS2 settings against the server\n"
             "  dhis2 status [--json]        DHIS2 enrolments: pending, synced, failed, last error\n"
             "  dhis2 retry [--failed]       retry pending enrolments now (--failed: re-queue)\n"
@@ -225,6 +228,13 @@ static int s_need_schema(s_admin_t *a, int *ret_version)
                       "the store has no schema yet: run 'ciu-admin migrate' or start a daemon");
     *ret_version = v;
     return 0;
+}
+
+static int s_cmd_collisions(s_admin_t *a)
+{
+    int version = 0;
+    int code = s_need_schema(a, &version);
+    return code != 0 ? code : admin_collisions(a->store, a->json);
 }
 
 static void s_iso(int64_t ms, char out[32])
@@ -614,9 +624,10 @@ static int s_run(const s_opts_t *o)
     bool resolve = dups && o->nargs >= 1 && strcmp(o->args[0], "resolve") == 0;
     bool registry = strcmp(o->cmd, "registry") == 0;
     bool channels = strcmp(o->cmd, "channels") == 0;
-    if (!migrate && !status && !dups && !registry && !channels)
+    bool collisions = strcmp(o->cmd, "collisions") == 0;
+    if (!migrate && !status && !dups && !registry && !channels && !collisions)
         return admin_fail(CMN_EXIT_USAGE, "unknown command '%s' (see --help)", o->cmd);
-    if ((migrate || status || channels) && o->nargs != 0)
+    if ((migrate || status || channels || collisions) && o->nargs != 0)
         return admin_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
     if (dups && !resolve && o->nargs != 0)
         return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
@@ -638,6 +649,8 @@ static int s_run(const s_opts_t *o)
             code = s_cmd_duplicates_list(&a, o->all);
         else if (channels)
             code = s_cmd_channels(&a);
+        else if (collisions)
+            code = s_cmd_collisions(&a);
         else
             code = s_cmd_registry(&a, o->args[0]);
     }
