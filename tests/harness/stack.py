@@ -67,6 +67,8 @@ class Stack:
         self.procs = {}
         self.logs = {}
         self.wrapper = wrapper or []
+        # under valgrind a daemon starts 20-50 times slower (more on a busy machine)
+        self.start_timeout = 180 if self.wrapper else 30
         sock = os.path.join(self.dir, "s")
         os.makedirs(sock)
         self.env = dict(os.environ)
@@ -120,7 +122,8 @@ class Stack:
             stderr=subprocess.STDOUT)
         log.close()
 
-    def ports(self, name, timeout=20):
+    def ports(self, name, timeout=None):
+        timeout = timeout or self.start_timeout
         pf = self.port_file(name)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -135,7 +138,8 @@ class Stack:
             time.sleep(0.02)
         raise TestFailure("%s did not write its port file" % name)
 
-    def wait_healthy(self, name, timeout=30):
+    def wait_healthy(self, name, timeout=None):
+        timeout = timeout or self.start_timeout
         kv = self.ports(name, timeout)
         port = kv.get("http") or kv.get("admin")
         url = "http://127.0.0.1:%s/health" % port
