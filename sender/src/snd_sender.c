@@ -51,7 +51,7 @@ struct s_call {
     char user[CMN_HEX256_LEN];
     char trace[CMN_ID_LEN];
     char token[130];   /* media token of the QR image, "" if none */
-    char media_id[64]; /* Meta media id once uploaded */
+    char media_id[128]; /* Meta media id once uploaded (as long as a provider id) */
     char *to, *body, *media_url, *ui, *media_path;
     int attempts;
     int64_t created_ms;
