@@ -207,7 +207,8 @@ def after_the_code(stack):
 def privacy(stack):
     settled(stack)
     if stack.backend == "sqlite":  # erased pages leave the WAL at the next checkpoint
-        wait_for(lambda: not any(t.encode() in db_file_bytes(stack) for t in TYPED),
+        wait_for(lambda: not any(t.encode() in db_file_bytes(stack)
+                                 for t in TYPED + [n[1:] for n in NUMBERS]),
                  what="the WAL checkpoint")
     dump = db_dump(stack)
     for n in NUMBERS:
