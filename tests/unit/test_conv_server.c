@@ -226,6 +226,29 @@ static void test_issue11_household(void **state)
     assert_int_equal(s_replies(f, "mum", "CIU délivrés%*MBEIBR7DA2*%*MBEKEN9KN1*"), 1);
 }
 
+/* issue 11: "did you mean <city>?" is a yes/no question: on channels with
+ * buttons it carries them, like the confirmation; only the code is kept. */
+static void test_issue11_city_suggestion_buttons(void **state)
+{
+    fix_t *f = *state;
+
+    s_start(f, NULL);
+    s_session(f, "ann", CONV_STEP_CITY);
+    s_inbox(f, "ann", "Kinshassa", cmn_now_ms());
+    s_wake(f, "ann");
+    assert_int_equal(s_step(f, "ann"), CONV_STEP_CITY_SUGGEST);
+    assert_int_equal(tsv_int(f->d.store,
+                             "SELECT count(*) FROM outbox WHERE user_key = 'ann' AND ui = "
+                             "'confirm:fr' AND body LIKE '%Kinshasa (KN)%'",
+                             NULL, 0),
+                     1);
+    assert_int_equal(tsv_int(f->d.store,
+                             "SELECT count(*) FROM sessions WHERE user_key = 'ann' AND c_city = "
+                             "'KN'",
+                             NULL, 0),
+                     1);
+}
+
 /* Issue 6, item 5: replica 0 of 2 finds its person although the dead
  * replica 1 left an older backlog of more than the scan's limit. */
 static void test_scan_not_starved(void **state)
@@ -350,10 +373,15 @@ static void test_session_odd_time(void **state)
 int main(void)
 {
     const struct CMUnitTest cases[] = {
-        CASE(test_first_message),          CASE(test_ciu_done_ends_session),
-        CASE(test_issue11_after_the_code), CASE(test_issue11_household),
-        CASE(test_scan_not_starved),       CASE(test_flood_by_arrival),
-        CASE(test_flood_counted_once),     CASE(test_session_write_conditional),
+        CASE(test_first_message),
+        CASE(test_ciu_done_ends_session),
+        CASE(test_issue11_after_the_code),
+        CASE(test_issue11_household),
+        CASE(test_issue11_city_suggestion_buttons),
+        CASE(test_scan_not_starved),
+        CASE(test_flood_by_arrival),
+        CASE(test_flood_counted_once),
+        CASE(test_session_write_conditional),
         CASE(test_session_odd_time),
     };
     int failed = 0;
