@@ -154,7 +154,7 @@ static void test_format_placeholders(void **state)
     cmn_str_t out = CMN_STR_INIT(4096);
     const char *vars[] = {"ciu", "MBEIBR7DA1", NULL};
     assert_int_equal(cmn_i18n_format(t, "fr", "ciu_issued", vars, &out), 0);
-    assert_non_null(strstr(cmn_str_cstr(&out), "Votre CIU est : *MBEIBR7DA1*"));
+    assert_non_null(strstr(cmn_str_cstr(&out), "Votre CIU est\u00a0: *MBEIBR7DA1*"));
     assert_null(strchr(cmn_str_cstr(&out), '{'));
 
     cmn_str_reset(&out);
