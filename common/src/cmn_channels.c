@@ -24,13 +24,14 @@ static bool s_all(const char *v, const char *allowed, size_t min, size_t max)
 static int s_bad(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int s_bad(char **ret_err, const char *fmt, ...)
 {
-    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    char *line = cmn_str_vdup(1024, fmt, ap);
     va_end(ap);
     if (ret_err)
-        *ret_err = strdup(line);
+        *ret_err = line;
+    else
+        free(line);
     return -EINVAL;
 }
 

@@ -402,16 +402,11 @@ static unsigned char *s_trim_dup(const char *p, size_t n, size_t *ret_len)
 static char *s_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *s_fmt(const char *fmt, ...)
 {
-    cmn_str_t m = CMN_STR_INIT(4096);
     va_list ap;
     va_start(ap, fmt);
-    int r = cmn_str_vprintf(&m, fmt, ap);
+    char *m = cmn_str_vdup(4096, fmt, ap);
     va_end(ap);
-    if (r < 0) {
-        cmn_str_free(&m);
-        return NULL;
-    }
-    return cmn_str_steal(&m);
+    return m;
 }
 
 /* mkdir -p with mode 0750 for the folders it creates. 0 or -errno. */

@@ -225,3 +225,13 @@ int cmn_hex_digit(char c)
         return c - 'A' + 10;
     return -1;
 }
+
+char *cmn_str_vdup(size_t max, const char *fmt, va_list ap)
+{
+    cmn_str_t m = CMN_STR_INIT(max);
+    if (cmn_str_vprintf(&m, fmt, ap) < 0 || (m.buf == NULL && cmn_str_append(&m, "", 0) < 0)) {
+        cmn_str_free(&m);
+        return NULL;
+    }
+    return cmn_str_steal(&m);
+}

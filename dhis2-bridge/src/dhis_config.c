@@ -17,19 +17,14 @@
 static int s_err(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int s_err(char **ret_err, const char *fmt, ...)
 {
-    cmn_str_t m = CMN_STR_INIT(2048);
     va_list ap;
     va_start(ap, fmt);
-    int r = cmn_str_vprintf(&m, fmt, ap);
+    char *m = cmn_str_vdup(2048, fmt, ap);
     va_end(ap);
-    if (r < 0) {
-        cmn_str_free(&m);
-        return r == -ENOMEM ? -ENOMEM : -EINVAL;
-    }
     if (ret_err)
-        *ret_err = cmn_str_steal(&m);
+        *ret_err = m;
     else
-        cmn_str_free(&m);
+        free(m);
     return -EINVAL;
 }
 

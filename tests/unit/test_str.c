@@ -149,13 +149,39 @@ static void test_hex_digit(void **state)
     assert_int_equal(cmn_hex_digit('\0'), -1);
 }
 
+static char *s_vdup(size_t max, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *r = cmn_str_vdup(max, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static void test_vdup(void **state)
+{
+    (void)state;
+    char *s = s_vdup(64, "%s: %d", "CIU_HTTP_PORT", 70000);
+    assert_string_equal(s, "CIU_HTTP_PORT: 70000");
+    free(s);
+    s = s_vdup(64, "%s", "");
+    assert_string_equal(s, ""); /* an empty message is a string, not NULL */
+    free(s);
+    assert_null(s_vdup(8, "%s", "longer than eight")); /* past max: NULL */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_cstr), cmocka_unit_test(test_growth_many_appends),
-        cmocka_unit_test(test_max_is_hard),     cmocka_unit_test(test_steal),
-        cmocka_unit_test(test_json_escape),     cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_parse_long),      cmocka_unit_test(test_hex_digit),
+        cmocka_unit_test(test_vdup),
+        cmocka_unit_test(test_append_and_cstr),
+        cmocka_unit_test(test_growth_many_appends),
+        cmocka_unit_test(test_max_is_hard),
+        cmocka_unit_test(test_steal),
+        cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_parse_long),
+        cmocka_unit_test(test_hex_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

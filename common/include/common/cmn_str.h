@@ -28,6 +28,9 @@ int cmn_str_appends(cmn_str_t *s, const char *cstr);
 /* Append formatted text. Returns 0, -E2BIG, -ENOMEM, -EINVAL. */
 int cmn_str_printf(cmn_str_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cmn_str_vprintf(cmn_str_t *s, const char *fmt, va_list ap);
+/* A new string formatted from fmt and ap, at most max bytes. Caller frees;
+ * NULL on error (out of memory, longer than max). For one-line messages. */
+char *cmn_str_vdup(size_t max, const char *fmt, va_list ap);
 /* Append `cstr` escaped as a JSON string body (no surrounding quotes).
  * Control bytes become \uXXXX; invalid UTF-8 bytes become \ufffd, so the
  * result is always valid JSON. On failure s is unchanged. */
