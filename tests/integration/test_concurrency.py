@@ -111,12 +111,16 @@ def scenario(stack):
     wait_for(lambda: all(query(stack, "SELECT count(*) FROM " + t) == [("0",)] for t in (
         "inbox WHERE status = 0", "ciu_requests", "ciu_done", "outbox WHERE status = 0")),
         what="all work done")
-    # Both replicas of each stage did work (their debug lines per message or CIU).
+    # The two replicas shared the work: every request was handled exactly once between
+    # them (replica 1 also scans everyone's rows, so how they split it is a race: it is
+    # printed, not asserted).
     for name, line in (("ciu-conversation", "msg=\"step "), ("ciu-engine", "msg=\"CIU ")):
         done = {i: open(stack.logs[i], errors="replace").read().count(line)
                 for i in (name, name + "#1")}
         print("%s: work done per replica %r" % (name, done))
-        check(all(done.values()), "a replica of %s did no work: %r" % (name, done))
+    check(sum(open(stack.logs[i], errors="replace").read().count("msg=\"CIU ")
+              for i in ("ciu-engine", "ciu-engine#1")) == PEOPLE,
+          "the engines did not handle each of the %d requests exactly once" % PEOPLE)
 
 
 if __name__ == "__main__":
