@@ -254,6 +254,12 @@ static int s_call_new(snd_sender_t *s, cmn_store_t *st, cmn_rows_t *rows, int ch
                 cmn_str_appends(&u, s->chans.public_url);
             cmn_str_appends(&u, media);
             c->media_url = cmn_str_steal(&u);
+            /* Twilio fetches the image as soon as it accepts the message: the
+             * file must be there (see s_start) */
+            if (c->token[0] && snd_store_media_path(st, c->token, &c->media_path) < 0) {
+                s_call_free(c);
+                return -EIO;
+            }
         } else if (c->token[0]) {
             int r = snd_store_media(st, c->token, c->media_id, sizeof(c->media_id), &c->media_path);
             if (r < 0) {
@@ -432,6 +438,11 @@ static int s_start(snd_sender_t *s, s_call_t *c)
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->meta_token ? cfg->meta_token
                                                                              : "");
     if (c->ch == S_CH_TWILIO) {
+        struct stat sb;
+        /* the engine writes the QR file just after its commit: give it a moment,
+         * or Twilio's fetch finds nothing and the image is lost (63019) */
+        if (c->media_path && stat(c->media_path, &sb) != 0 && c->attempts <= S_MEDIA_WAIT_ATTEMPTS)
+            return -EAGAIN;
         snd_reply_t rep = {c->to, c->body, c->media_url, NULL, NULL};
         snprintf(cb, sizeof(cb), "%s/webhooks/twilio/status", s->chans.public_url);
         snprintf(userpwd, sizeof(userpwd), "%s:%s", cfg->twilio_account_sid,

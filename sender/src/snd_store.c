@@ -74,8 +74,15 @@ int snd_store_media(cmn_store_t *st, const char *token, char *out, size_t outlen
     cmn_rows_destroy(&m);
     if (r < 0 || out[0])
         return r;
+    return snd_store_media_path(st, token, ret_path);
+}
+
+int snd_store_media_path(cmn_store_t *st, const char *token, char **ret_path)
+{
+    cmn_rows_t *m = NULL;
     cmn_param_t q[] = {P_TEXT(token)};
-    r = cmn_store_query(st, "SELECT path FROM media WHERE token = $1", q, 1, &m);
+    int r = cmn_store_query(st, "SELECT path FROM media WHERE token = $1", q, 1, &m);
+    *ret_path = NULL;
     if (r == 0 && cmn_rows_count(m) == 1 && cmn_rows_get(m, 0, 0))
         *ret_path = strdup(cmn_rows_get(m, 0, 0));
     cmn_rows_destroy(&m);

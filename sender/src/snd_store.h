@@ -39,6 +39,8 @@ int snd_store_sim_deliver(cmn_store_t *st, const char *user, int64_t row, const 
 /* Meta's media id for a QR token (copied to out, "" when not uploaded yet),
  * and the file path of the token (malloc'd into *ret_path, NULL if none). */
 int snd_store_media(cmn_store_t *st, const char *token, char *out, size_t outlen, char **ret_path);
+/* The file path of a media token (malloc'd into *ret_path, NULL if none). */
+int snd_store_media_path(cmn_store_t *st, const char *token, char **ret_path);
 int snd_store_media_put(cmn_store_t *st, const char *token, const char *media_id, int64_t now);
 
 /* Outcomes of a claimed reply. */
