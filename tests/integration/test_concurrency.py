@@ -111,16 +111,17 @@ def scenario(stack):
     wait_for(lambda: all(query(stack, "SELECT count(*) FROM " + t) == [("0",)] for t in (
         "inbox WHERE status = 0", "ciu_requests", "ciu_done", "outbox WHERE status = 0")),
         what="all work done")
-    # The two replicas shared the work: every request was handled exactly once between
-    # them (replica 1 also scans everyone's rows, so how they split it is a race: it is
-    # printed, not asserted).
+    # The two replicas shared the work (replica 1 also scans everyone's rows, so how they
+    # split it is a race: it is printed, not asserted). Every request was handled; its
+    # effects exactly once is what the registry, duplicates and replies above check (a
+    # transaction retried after a lost race logs its line again).
     for name, line in (("ciu-conversation", "msg=\"step "), ("ciu-engine", "msg=\"CIU ")):
         done = {i: open(stack.logs[i], errors="replace").read().count(line)
                 for i in (name, name + "#1")}
         print("%s: work done per replica %r" % (name, done))
     check(sum(open(stack.logs[i], errors="replace").read().count("msg=\"CIU ")
-              for i in ("ciu-engine", "ciu-engine#1")) == PEOPLE,
-          "the engines did not handle each of the %d requests exactly once" % PEOPLE)
+              for i in ("ciu-engine", "ciu-engine#1")) >= PEOPLE,
+          "the engines did not handle all %d requests" % PEOPLE)
 
 
 if __name__ == "__main__":
