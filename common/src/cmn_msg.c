@@ -14,7 +14,8 @@ static const char *const s_types[] = {
     CMN_EV_MESSAGE_SENT,      CMN_EV_MESSAGE_FAILED,   CMN_EV_DHIS2_PENDING,
     CMN_EV_DHIS2_SYNCED,      CMN_EV_DHIS2_FAILED,     CMN_EV_DHIS2_DUPLICATE_FLAGGED,
     CMN_EV_MESSAGE_DELIVERED, CMN_EV_MESSAGE_READ,     CMN_EV_CHANNEL_PAUSED,
-    CMN_EV_CHANNEL_RESUMED,
+    CMN_EV_CHANNEL_RESUMED,   CMN_EV_CONV_STARTED,     CMN_EV_CONV_COMPLETED,
+    CMN_EV_CONV_ABANDONED,
 };
 
 int64_t cmn_now_ms(void)
@@ -94,6 +95,7 @@ int cmn_msg_encode(const cmn_msg_t *m, cmn_str_t *out)
         fields += opt_str[i][1][0] != '\0';
     fields += m->row != 0;
     fields += m->existing;
+    fields += m->duration_ms > 0;
 
     struct s_sink sink = {out, 0};
 
@@ -117,6 +119,10 @@ int cmn_msg_encode(const cmn_msg_t *m, cmn_str_t *out)
     if (m->existing) {
         s_pack_key(&pk, "existing");
         msgpack_pack_true(&pk);
+    }
+    if (m->duration_ms > 0) {
+        s_pack_key(&pk, "duration_ms");
+        msgpack_pack_int64(&pk, m->duration_ms);
     }
     return sink.err;
 }
@@ -195,6 +201,8 @@ static int s_decode_map(const msgpack_object *root, cmn_msg_t *m)
             r = s_get_str(v, m->ciu, sizeof(m->ciu));
         } else if (s_key_is(k, "detail")) {
             r = s_get_str(v, m->detail, sizeof(m->detail));
+        } else if (s_key_is(k, "duration_ms")) {
+            r = s_get_int(v, 0, INT64_MAX, &m->duration_ms);
         } else if (s_key_is(k, "existing")) {
             if (v->type != MSGPACK_OBJECT_BOOLEAN)
                 return -EPROTO;

@@ -45,6 +45,12 @@
 #define CMN_EV_DHIS2_SYNCED "dhis2.synced"   /* person in DHIS2, enrolled */
 #define CMN_EV_DHIS2_FAILED "dhis2.failed"   /* DHIS2 refused an enrolment */
 #define CMN_EV_DHIS2_DUPLICATE_FLAGGED "dhis2.duplicate_flagged" /* sent to DHIS2 */
+/* A person's conversation: first question asked; answers confirmed
+ * (duration_ms: from the start); session expired unfinished (detail: the
+ * question it stopped at, e.g. "birth_year"). */
+#define CMN_EV_CONV_STARTED "conversation.started"
+#define CMN_EV_CONV_COMPLETED "conversation.completed"
+#define CMN_EV_CONV_ABANDONED "conversation.abandoned"
 
 typedef struct {
     int v;
@@ -59,6 +65,7 @@ typedef struct {
     char ciu[16];
     char detail[48]; /* e.g. duplicate kind, failure reason, step */
     bool existing;
+    int64_t duration_ms; /* conversation.completed: time to complete; 0 if none */
 } cmn_msg_t;
 
 /* Fill v, type, a new id, ts = now; trace copied (new id when NULL/empty). */
