@@ -5,14 +5,22 @@
 -- what it missed (ciu-tap --since) and the dashboard can count
 -- conversations. Append-only: each stage inserts its own events; only the
 -- retention purge (ciu-admin purge, CIU_RETENTION_DAYS) deletes. `seq` is
--- the replay cursor; `id` the event's own id (as published); `body` the
--- msgpack map exactly as published (no phone number, no answer in clear).
+-- the replay cursor; the other columns are the event's fields as published
+-- (docs/events.md): no phone number and no answer in clear (`user_key` is
+-- the keyed hash), "" / 0 where a field is not set.
 CREATE TABLE events (
     seq {{ID}},
     id TEXT NOT NULL,
     type TEXT NOT NULL,
     ts_ms BIGINT NOT NULL,
-    body {{BLOB}} NOT NULL
+    trace TEXT NOT NULL DEFAULT '',
+    user_key TEXT NOT NULL DEFAULT '',
+    row_id BIGINT NOT NULL DEFAULT 0,
+    channel TEXT NOT NULL DEFAULT '',
+    ciu TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    existing INTEGER NOT NULL DEFAULT 0,
+    duration_ms BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX events_ts ON events (ts_ms);
 CREATE INDEX events_type_ts ON events (type, ts_ms);
