@@ -73,7 +73,7 @@ int cmn_events_purge(cmn_store_t *st, int64_t before_ms, int limit, int64_t *ret
         return -EINVAL;
     cmn_param_t p[] = {P_INT(before_ms), P_INT(limit)};
     return cmn_store_exec(st,
-                          "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE ts_ms < $1 "
-                          "ORDER BY seq LIMIT $2)",
+                          "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE "
+                          "ts_ms < $1 ORDER BY seq LIMIT $2)",
                           p, 2, ret_deleted);
 }

@@ -101,6 +101,7 @@ int cmn_stage_open(cmn_stage_t *st, cmn_daemon_t *d, const char *endpoints, cons
         log_error("stage", NULL, "%s: cannot bind '%s': %s", events_var, events, strerror(e));
         return -e;
     }
+    cmn_daemon_advertise_events(d, st->pub);
     return 0;
 }
 

@@ -463,8 +463,8 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
     if (cmn_stage_open(&s->st, d, d->settings.ep_conversation, d->settings.ev_conversation,
                        "CIU_CONVERSATION_EVENTS") < 0)
         goto fail;
-    s->to_engine = cmn_push_new(d->bus, d->settings.ep_engine);
-    s->to_sender = cmn_push_new(d->bus, d->settings.ep_sender);
+    s->to_engine = cmn_daemon_push(d, "engine", d->settings.ep_engine);
+    s->to_sender = cmn_daemon_push(d, "sender", d->settings.ep_sender);
     if (s->to_engine == NULL || s->to_sender == NULL) {
         log_error(S_MODULE, NULL,
                   "cannot set up the bus (CIU_ENGINE_ENDPOINTS, "

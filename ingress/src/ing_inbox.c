@@ -9,6 +9,7 @@
 #include "common/cmn_events.h"
 #include "common/cmn_hash.h"
 #include "common/cmn_log.h"
+#include "common/cmn_members.h"
 #include "ing_inbox.h"
 #include "ing_webhook.h"
 
@@ -309,13 +310,43 @@ static void s_group_done(s_group_t *g)
     s_group_free(g);
 }
 
+/* CIU_DISCOVERY=store: push to the conversation replicas the store lists now. */
+static void s_refresh_replicas(ing_inbox_t *in)
+{
+    int r = cmn_members_refresh_push(in->store, in->push, "conversation", cmn_now_ms(),
+                                     in->d->settings.member_ttl_ms);
+    if (r == 1)
+        log_info(S_MODULE, NULL, "replicas of conversation: %zu", cmn_push_replicas(in->push));
+    else if (r < 0)
+        log_warn(S_MODULE, NULL, "cannot read the conversation replicas: %s", cmn_strerror(r));
+}
+
 static void *s_writer(void *arg)
 {
     ing_inbox_t *in = arg;
+    int64_t next_refresh = 0;
     pthread_mutex_lock(&in->lock);
     for (;;) {
-        while (in->head == NULL && !in->stopping)
+        if (in->d->discovery && cmn_mono_ms() >= next_refresh) {
+            pthread_mutex_unlock(&in->lock);
+            s_refresh_replicas(in);
+            next_refresh = cmn_mono_ms() + in->d->settings.member_ttl_ms / 4;
+            pthread_mutex_lock(&in->lock);
+        }
+        while (in->head == NULL && !in->stopping && !in->d->discovery)
             pthread_cond_wait(&in->queued, &in->lock);
+        if (in->head == NULL && !in->stopping && in->d->discovery) {
+            /* wait for work, or until the replica list is due for a refresh */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 250 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&in->queued, &in->lock, &until);
+            continue;
+        }
         if (in->head == NULL && in->stopping)
             break;
         s_group_t *batch = in->head;
@@ -357,7 +388,10 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
         log_error(S_MODULE, NULL, "cannot open the store for the inbox: %s", err);
         goto fail;
     }
-    in->push = cmn_push_new(d->bus, conversation_endpoints);
+    /* store discovery: the conversation replicas the store lists, refreshed
+     * by the writer (which alone uses the push) */
+    in->push =
+        d->discovery ? cmn_push_new_empty(d->bus) : cmn_push_new(d->bus, conversation_endpoints);
     if (in->push == NULL) {
         log_error(S_MODULE, NULL, "CIU_CONVERSATION_ENDPOINTS: cannot connect '%s': %s",
                   conversation_endpoints, strerror(errno));
