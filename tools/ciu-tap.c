@@ -16,7 +16,8 @@
  * (by id), so nothing is missed or printed twice at the switch.
  * Exit status: 0 (--count reached, SIGINT/SIGTERM, or stdout closed), 1 (no
  * event for --timeout seconds), 64 usage, 69 cannot connect, 70 internal
- * error, 78 bad configuration. See docs/events.md.
+ * error, 78 bad configuration. See docs/events.md. With CIU_DISCOVERY=store
+ * the replicas' PUB endpoints come from the store (every replica of a stage).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +36,7 @@
 #include "common/cmn_daemon.h"
 #include "common/cmn_events.h"
 #include "common/cmn_keyset.h"
+#include "common/cmn_members.h"
 #include "common/cmn_msg.h"
 #include "common/cmn_settings.h"
 #include "common/cmn_store.h"
@@ -228,6 +230,27 @@ static int s_endpoints_from_settings(char **ret)
     }
     const char *list[] = {st.ev_ingress, st.ev_conversation, st.ev_engine, st.ev_dhis2,
                           st.ev_sender};
+    static const char *const stages[] = {NULL, "conversation", "engine", "dhis2", "sender"};
+    char *found[5] = {NULL};
+    if (st.discovery && strcmp(st.discovery, "store") == 0) {
+        /* every replica's PUB, as the replicas registered it */
+        cmn_store_t *store = NULL;
+        char *url = cmn_settings_store_url(&st), msg[256];
+        if (url != NULL && cmn_store_open(url, &store, msg, sizeof(msg)) == 0) {
+            for (size_t i = 1; i < 5; i++)
+                if (cmn_members_endpoints(store, stages[i], cmn_now_ms(), st.member_ttl_ms, true,
+                                          &found[i]) == 0 &&
+                    found[i][0] != '\0')
+                    list[i] = found[i];
+        } else {
+            fprintf(stderr,
+                    "ciu-tap: CIU_DISCOVERY=store but the store is unreachable (%s): "
+                    "using CIU_*_EVENTS\n",
+                    url ? msg : "out of memory");
+        }
+        cmn_store_destroy(&store);
+        free(url);
+    }
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
         if (list[i] == NULL || list[i][0] == '\0')
             continue;
@@ -236,6 +259,8 @@ static int s_endpoints_from_settings(char **ret)
             break;
         }
     }
+    for (size_t i = 0; i < 5; i++)
+        free(found[i]);
     cmn_settings_free(&st);
     if (code == CMN_EXIT_OK && eps.len == 0)
         code = s_fail(CMN_EXIT_CONFIG, "no event endpoint configured (CIU_*_EVENTS)", NULL);

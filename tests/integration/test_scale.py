@@ -21,6 +21,7 @@ conversation=3 --scale engine=2 --scale sender=2` does:
 import concurrent.futures
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -152,8 +153,23 @@ def scenario(stack):
     stack.start_daemon(victim)
     stack.wait_healthy(victim)
     wait_for(lambda: len(live(stack, "conversation")) == 2, what="the new replica to join")
-    q = Person(stack, "+243830000001")
-    q.say("Bonjour", "Question 1 sur 5")
+    # ciu-tap without --connect hears every replica (their PUB endpoints come
+    # from the store): a new conversation, wherever it is handled, is seen.
+    tap = subprocess.Popen([os.path.join(stack.build, "tools", "ciu-tap"), "--count", "1",
+                            "--timeout", "30", "conversation.started"], cwd=stack.dir,
+                           env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    first = tap.stderr.readline()
+    check("subscribed to" in first, "ciu-tap did not subscribe: %r" % first)
+    for i in range(20):  # subscriptions are asynchronous: new people until one is heard
+        Person(stack, "+2438300000%02d" % i).say("Bonjour", "Question 1 sur 5")
+        if tap.poll() is not None:
+            break
+    out, err = tap.communicate(timeout=30)
+    check(tap.returncode == 0 and "conversation.started" in out,
+          "ciu-tap heard no replica: %d %r %r" % (tap.returncode, out, err[-300:]))
+    check(first.count("tcp://127.0.0.1:") >= 4, "ciu-tap did not subscribe to every replica "
+          "(2 conversation, 2 engine, 2 sender): %r" % first)
 
 
 if __name__ == "__main__":
