@@ -76,6 +76,7 @@ typedef struct {
 } s_channel_t;
 
 struct snd_sender {
+    size_t shares; /* the replica count the rate limits were split by */
     cmn_daemon_t *d;
     cmn_channels_t chans;
     cmn_i18n_t *texts;
@@ -798,9 +799,27 @@ static int s_scan_chunk(void *arg, const cmn_keyset_t *keys)
     return 0;
 }
 
+/* The number's budget is shared: each of the N sender replicas (its
+ * endpoint list, or the live replicas the store lists) sends at most 1/N
+ * of it; split again when N changes. */
+static void s_split_budget(snd_sender_t *s, int64_t mono)
+{
+    size_t n = s->st.shards ? s->st.shards : 1;
+    if (n == s->shares)
+        return;
+    const cmn_settings_t *cfg = &s->d->settings;
+    double share = 1.0 / (double)n;
+    cmn_ratelimit_init(&s->ch[S_CH_TWILIO].rl, (double)cfg->twilio_max_mps * share,
+                       (double)cfg->twilio_max_mps * share, mono);
+    cmn_ratelimit_init(&s->ch[S_CH_META].rl, (double)cfg->meta_max_mps * share,
+                       (double)cfg->meta_max_mps * share, mono);
+    s->shares = n;
+}
+
 static int s_on_rescan(void *arg, bool at_start)
 {
     snd_sender_t *s = arg;
+    s_split_budget(s, cmn_mono_ms());
     cmn_param_t extra[] = {P_INT(cmn_now_ms())};
     cmn_scan_t scan = {snd_store_scan_sql, extra, 1, S_SCAN_LIMIT};
     int found =
@@ -870,13 +889,7 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         s->probe_interval_ms = 30000;
     s->ch[S_CH_TWILIO] = (s_channel_t){.on = ch->twilio, .name = "twilio"};
     s->ch[S_CH_META] = (s_channel_t){.on = ch->meta, .name = "meta"};
-    /* The number's budget is shared: each of the N sender replicas (its
-     * endpoint list) sends at most 1/N of it. */
-    double share = 1.0 / (double)(s->st.shards ? s->st.shards : 1);
-    cmn_ratelimit_init(&s->ch[S_CH_TWILIO].rl, (double)d->settings.twilio_max_mps * share,
-                       (double)d->settings.twilio_max_mps * share, mono);
-    cmn_ratelimit_init(&s->ch[S_CH_META].rl, (double)d->settings.meta_max_mps * share,
-                       (double)d->settings.meta_max_mps * share, mono);
+    s_split_budget(s, mono);
     s->m_sent = cmn_metrics_counter(d->metrics, "messages_sent_total", NULL,
                                     "Replies accepted by a channel");
     s->m_failed = cmn_metrics_counter(d->metrics, "messages_failed_total", NULL,
