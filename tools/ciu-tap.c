@@ -468,6 +468,23 @@ static int s_tap(cmn_sub_t *sub, s_out_t *out)
     return CMN_EXIT_OK;
 }
 
+/* The bus key (CIU_BUS_CURVE_SECRET_KEY), as the daemons have it. */
+static int s_bus_security(cmn_bus_t *bus)
+{
+    cmn_settings_t st;
+    char *err = NULL;
+    if (cmn_settings_load(&st, &err) < 0) {
+        free(err); /* only with --connect (else already refused): a plain bus */
+        return CMN_EXIT_OK;
+    }
+    int r = cmn_bus_set_curve(bus, st.bus_curve_secret ? st.bus_curve_secret : "");
+    bool set = st.bus_curve_secret && *st.bus_curve_secret;
+    cmn_settings_free(&st);
+    if (set && r < 0)
+        return s_fail(CMN_EXIT_CONFIG, "CIU_BUS_CURVE_SECRET_KEY: not a CURVE secret key", NULL);
+    return CMN_EXIT_OK;
+}
+
 /* The replay (when asked), then the live events. */
 static int s_follow(cmn_sub_t *sub, const s_opts_t *o)
 {
@@ -515,6 +532,9 @@ static int s_run(s_opts_t *o)
     bus = cmn_bus_new();
     if (bus == NULL)
         return s_fail(CMN_EXIT_SOFTWARE, "cannot create the ZeroMQ context", NULL);
+    code = s_bus_security(bus);
+    if (code != CMN_EXIT_OK)
+        goto out_bus;
     sub = cmn_sub_new(bus, o->connect, o->prefix);
     if (sub == NULL) {
         code = s_fail(CMN_EXIT_UNAVAILABLE, "cannot subscribe", strerror(errno));

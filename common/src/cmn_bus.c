@@ -1,6 +1,8 @@
 /* cmn_bus: ZeroMQ PUSH/PULL with sharding, PUB/SUB for events. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,13 @@
 
 struct cmn_bus {
     void *ctx;
+    /* CURVE (cmn_bus_set_curve): the deployment's key pair, Z85 */
+    bool curve;
+    char pub[41], sec[41];
+    uint8_t pub_bin[32];
+    void *zap_sock; /* bound before any socket exists, then owned by the thread */
+    pthread_t zap;
+    bool zap_started;
 };
 
 struct cmn_push {
@@ -58,15 +67,93 @@ void cmn_bus_destroy(cmn_bus_t **p)
 {
     if (p == NULL || *p == NULL)
         return;
+    if ((*p)->zap_started) { /* the ZAP handler's socket ends with ETERM */
+        zmq_ctx_shutdown((*p)->ctx);
+        pthread_join((*p)->zap, NULL);
+    }
     zmq_ctx_term((*p)->ctx);
+    memset((*p)->sec, 0, sizeof((*p)->sec));
     free(*p);
     *p = NULL;
 }
 
+/* The ZAP handler (RFC 27): with CURVE on, a peer is let in only when it
+ * proves it holds the deployment's key pair (its client key is ours). */
+static void *s_zap_loop(void *arg)
+{
+    cmn_bus_t *bus = arg;
+    void *rep = bus->zap_sock;
+    for (;;) {
+        zmq_msg_t part[8];
+        int n = 0, more = 1;
+        size_t moresz = sizeof(more);
+        while (more && n < 8) {
+            zmq_msg_init(&part[n]);
+            if (zmq_msg_recv(&part[n], rep, 0) < 0) {
+                zmq_msg_close(&part[n]);
+                for (int i = 0; i < n; i++)
+                    zmq_msg_close(&part[i]);
+                zmq_close(rep);
+                return NULL; /* ETERM: the bus is closing */
+            }
+            n++;
+            zmq_getsockopt(rep, ZMQ_RCVMORE, &more, &moresz);
+        }
+        /* version, request id, domain, address, identity, mechanism, key */
+        bool ok = n == 7 && zmq_msg_size(&part[5]) == 5 &&
+                  memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 && zmq_msg_size(&part[6]) == 32 &&
+                  memcmp(zmq_msg_data(&part[6]), bus->pub_bin, 32) == 0;
+        const char *status = ok ? "200" : "400";
+        const char *text = ok ? "OK" : "unknown key";
+        zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(rep, n > 1 ? zmq_msg_data(&part[1]) : "", n > 1 ? zmq_msg_size(&part[1]) : 0,
+                 ZMQ_SNDMORE);
+        zmq_send(rep, status, 3, ZMQ_SNDMORE);
+        zmq_send(rep, text, strlen(text), ZMQ_SNDMORE);
+        zmq_send(rep, "", 0, ZMQ_SNDMORE);
+        zmq_send(rep, "", 0, 0);
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&part[i]);
+        /* a partial request (more than 8 parts) is drained by the next recv */
+    }
+}
+
+int cmn_bus_set_curve(cmn_bus_t *bus, const char *secret_z85)
+{
+    if (bus == NULL || secret_z85 == NULL || strlen(secret_z85) != 40)
+        return -EINVAL;
+    if (!zmq_has("curve"))
+        return -ENOTSUP;
+    if (zmq_curve_public(bus->pub, secret_z85) != 0 ||
+        zmq_z85_decode(bus->pub_bin, bus->pub) == NULL)
+        return -EINVAL;
+    cmn_strlcpy(bus->sec, secret_z85, sizeof(bus->sec));
+    if (!bus->zap_started) {
+        /* bound here, before any bus socket exists: no handshake happens
+         * without the handler (libzmq would then let anyone in) */
+        int zero = 0;
+        bus->zap_sock = zmq_socket(bus->ctx, ZMQ_REP);
+        if (bus->zap_sock == NULL)
+            return -EAGAIN;
+        zmq_setsockopt(bus->zap_sock, ZMQ_LINGER, &zero, sizeof(zero));
+        if (zmq_bind(bus->zap_sock, "inproc://zeromq.zap.01") != 0 ||
+            pthread_create(&bus->zap, NULL, s_zap_loop, bus) != 0) {
+            zmq_close(bus->zap_sock);
+            bus->zap_sock = NULL;
+            return -EAGAIN;
+        }
+        bus->zap_started = true;
+    }
+    bus->curve = true;
+    return 0;
+}
+
+/* server: the socket binds (PULL, PUB); the others connect. */
 static void *s_socket(cmn_bus_t *bus, int type)
 {
     void *s = zmq_socket(bus->ctx, type);
-    int zero = 0, hwm = S_HWM;
+    int zero = 0, hwm = S_HWM, one = 1;
+    bool server = type == ZMQ_PULL || type == ZMQ_PUB;
     /* our messages are small: a peer sending a bigger frame is disconnected
      * before it is buffered (a 256 MB frame cannot grow a daemon) */
     int64_t maxsize = CMN_BUS_FRAME_MAX;
@@ -76,6 +163,15 @@ static void *s_socket(cmn_bus_t *bus, int type)
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+    if (bus->curve && server) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one));
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, bus->sec, 40);
+        zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "ciu", 3);
+    } else if (bus->curve) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, bus->pub, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, bus->pub, 40);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, bus->sec, 40);
+    }
     return s;
 }
 

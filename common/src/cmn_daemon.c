@@ -178,6 +178,9 @@ int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
     d->metrics = cmn_metrics_new("ciu");
     if (d->bus == NULL || d->metrics == NULL)
         return CMN_EXIT_SOFTWARE;
+    r = cmn_daemon_bus_security(d->bus, &d->settings);
+    if (r != CMN_EXIT_OK)
+        return r;
     d->m_batches = cmn_metrics_counter(d->metrics, "batches_total", NULL,
                                        "Batches of work processed in one transaction");
     d->m_dropped = cmn_metrics_counter(d->metrics, "bus_dropped_total", NULL,
@@ -225,6 +228,26 @@ void cmn_daemon_shutdown(cmn_daemon_t *d)
     free(d->port_file);
     d->port_file = NULL;
     cmn_settings_free(&d->settings);
+}
+
+int cmn_daemon_bus_security(cmn_bus_t *bus, const cmn_settings_t *s)
+{
+    if (s->bus_curve_secret == NULL || s->bus_curve_secret[0] == '\0')
+        return CMN_EXIT_OK;
+    int r = cmn_bus_set_curve(bus, s->bus_curve_secret);
+    if (r == -ENOTSUP) {
+        log_error(S_MODULE, NULL, "CIU_BUS_CURVE_SECRET_KEY: this libzmq has no CURVE support");
+        return CMN_EXIT_CONFIG;
+    }
+    if (r < 0) {
+        log_error(S_MODULE, NULL,
+                  "CIU_BUS_CURVE_SECRET_KEY: not a CURVE secret key (%s); fix: "
+                  "use the 40 characters ciu-admin gen-bus-key prints",
+                  cmn_strerror(r));
+        return r == -EINVAL ? CMN_EXIT_CONFIG : CMN_EXIT_SOFTWARE;
+    }
+    log_info(S_MODULE, NULL, "bus: CURVE encryption on; only daemons holding the key connect");
+    return CMN_EXIT_OK;
 }
 
 const char *cmn_daemon_stage_of(const cmn_daemon_t *d, const char *endpoints)

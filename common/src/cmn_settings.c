@@ -98,6 +98,9 @@ static const cmn_cfg_entry_t s_table[] = {
         "comma-separated PULL endpoints of the ciu-sender replicas"),
     STR("CIU_BIND", NULL, "", bind,
         "PULL endpoint this replica binds (empty: the first of its stage's list)"),
+    SECRET("CIU_BUS_CURVE_SECRET_KEY", NULL, bus_curve_secret,
+           "optional: encrypt the ZeroMQ bus and let in only daemons holding this key (40 Z85 "
+           "characters, ciu-admin gen-bus-key); the same for every daemon and ciu-tap"),
     STR("CIU_DISCOVERY", NULL, "static", discovery,
         "how replicas find each other: static (the endpoint lists) or store (each replica "
         "registers in the store; scale by starting more)"),
@@ -205,6 +208,14 @@ static int s_validate(const cmn_settings_t *s, char **ret_err)
                  "LOG_LEVEL: '%.40s' is not a log level (how much to log; "
                  "fix: use debug, info, warning or error)",
                  s->log_level ? s->log_level : "");
+        goto bad;
+    }
+    if (s->bus_curve_secret && *s->bus_curve_secret && strlen(s->bus_curve_secret) != 40) {
+        snprintf(line, sizeof(line),
+                 "CIU_BUS_CURVE_SECRET_KEY: is %zu characters, not a CURVE secret key (the bus "
+                 "key; fix: use the 40 characters ciu-admin gen-bus-key prints, or leave it "
+                 "unset)",
+                 strlen(s->bus_curve_secret));
         goto bad;
     }
     if (!s->discovery || (strcmp(s->discovery, "static") != 0 && strcmp(s->discovery, "store"))) {

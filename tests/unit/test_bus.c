@@ -595,6 +595,74 @@ static void test_bound_endpoint(void **state)
     cmn_pull_destroy(&pull);
 }
 
+/* CURVE: daemons holding the deployment's key talk; a peer without it, or
+ * with another key, gets nothing through (and sends nothing in). */
+static void test_curve(void **state)
+{
+    s_fix_t *f = *state;
+    char pub[41], sec[41], pub2[41], sec2[41], ep[128];
+    cmn_msg_t m, got;
+    assert_int_equal(zmq_curve_keypair(pub, sec), 0);
+    assert_int_equal(zmq_curve_keypair(pub2, sec2), 0);
+    assert_int_equal(cmn_bus_set_curve(f->bus, "short"), -EINVAL);
+    assert_int_equal(cmn_bus_set_curve(f->bus, sec), 0);
+    cmn_bus_t *same = cmn_bus_new(), *other = cmn_bus_new(), *plain = cmn_bus_new();
+    assert_int_equal(cmn_bus_set_curve(same, sec), 0);
+    assert_int_equal(cmn_bus_set_curve(other, sec2), 0);
+    s_ep(f, "curve", ep, sizeof(ep));
+    cmn_pull_t *pull = cmn_pull_new(f->bus, ep);
+    assert_non_null(pull);
+    cmn_push_t *ok = cmn_push_new(same, ep), *bad = cmn_push_new(other, ep),
+               *none = cmn_push_new(plain, ep);
+    assert_non_null(ok);
+    assert_non_null(bad);
+    assert_non_null(none);
+    /* a stranger who knows the server's public key (it is public) but holds
+     * another key pair: only the ZAP check keeps it out */
+    void *ctx = zmq_ctx_new(), *raw = zmq_socket(ctx, ZMQ_PUSH);
+    int zero = 0;
+    zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, pub, 40);
+    zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, pub2, 40);
+    zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, sec2, 40);
+    assert_int_equal(zmq_connect(raw, ep), 0);
+    assert_int_equal(cmn_msg_init(&m, CMN_MSG_INBOUND, NULL), 0);
+    cmn_strlcpy(m.user, "x", sizeof(m.user));
+    cmn_str_t enc = CMN_STR_INIT(CMN_MSG_MAX_BYTES);
+    assert_int_equal(cmn_msg_encode(&m, &enc), 0);
+    /* the strangers first: their messages never arrive */
+    zmq_send(raw, enc.buf, enc.len, ZMQ_DONTWAIT);
+    cmn_push_send(bad, &m);
+    cmn_push_send(none, &m);
+    cmn_msg_t good = m;
+    assert_int_equal(cmn_msg_init(&good, CMN_MSG_INBOUND, NULL), 0);
+    cmn_strlcpy(good.user, "x", sizeof(good.user));
+    /* results first, asserts after the clean-up: a failure must not leave
+     * sockets open (zmq_ctx_term would then wait for ever) */
+    int sent = cmn_push_send(ok, &good) + cmn_push_send(ok, &good);
+    int w1 = cmn_pull_wait(pull, S_DEADLINE_MS), r1 = cmn_pull_recv(pull, &got);
+    bool first_ok = r1 == 0 && strcmp(got.id, good.id) == 0;
+    int w2 = cmn_pull_wait(pull, S_DEADLINE_MS), r2 = cmn_pull_recv(pull, &got);
+    bool second_ok = r2 == 0 && strcmp(got.id, good.id) == 0;
+    int w3 = cmn_pull_wait(pull, 300); /* and nothing else: no stranger got in */
+    cmn_str_free(&enc);
+    zmq_close(raw);
+    zmq_ctx_term(ctx);
+    cmn_push_destroy(&ok);
+    cmn_push_destroy(&bad);
+    cmn_push_destroy(&none);
+    cmn_pull_destroy(&pull);
+    cmn_bus_destroy(&same);
+    cmn_bus_destroy(&other);
+    cmn_bus_destroy(&plain);
+    assert_int_equal(sent, 0);
+    assert_int_equal(w1, 1);
+    assert_true(first_ok);
+    assert_int_equal(w2, 1);
+    assert_true(second_ok);
+    assert_int_equal(w3, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_replica_index),
         cmocka_unit_test_setup_teardown(test_push_set, s_setup, s_teardown),
         cmocka_unit_test(test_advertise),
+        cmocka_unit_test_setup_teardown(test_curve, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bound_endpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_push_new_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_push_to_absent_pull_does_not_block, s_setup,

@@ -28,6 +28,12 @@ typedef struct cmn_sub cmn_sub_t;
 #define CMN_BUS_FRAME_MAX (2 * CMN_MSG_MAX_BYTES)
 
 cmn_bus_t *cmn_bus_new(void);
+/* Optional CURVE (CIU_BUS_CURVE_SECRET_KEY): every socket created after
+ * this call encrypts, and a bound socket lets in only peers holding the
+ * same key pair (a ZAP handler checks their key). secret_z85: 40 Z85
+ * characters (ciu-admin gen-bus-key). 0, -EINVAL (not a key), -ENOTSUP
+ * (libzmq without CURVE), -EAGAIN. */
+int cmn_bus_set_curve(cmn_bus_t *bus, const char *secret_z85);
 void cmn_bus_destroy(cmn_bus_t **p); /* closes sockets still open, linger 0 */
 
 /* endpoints: comma-separated list, one per replica. NULL on error (errno). */

@@ -136,6 +136,9 @@ cmn_push_t *cmn_daemon_push(cmn_daemon_t *d, const char *stage, const char *endp
 /* With CIU_DISCOVERY=store: record where others subscribe to this
  * replica's events (its bound PUB). No-op otherwise. */
 void cmn_daemon_advertise_events(cmn_daemon_t *d, cmn_pub_t *pub);
+/* CIU_BUS_CURVE_SECRET_KEY, if set, on this bus (cmn_bus_set_curve),
+ * before any socket. CMN_EXIT_OK, or an exit code after one log line. */
+int cmn_daemon_bus_security(cmn_bus_t *bus, const cmn_settings_t *s);
 /* The stage an endpoint list belongs to ("conversation", ...), or NULL. */
 const char *cmn_daemon_stage_of(const cmn_daemon_t *d, const char *endpoints);
 

@@ -49,6 +49,7 @@ typedef struct {
     char *ep_sender;         /* CIU_SENDER_ENDPOINTS */
     char *bind;              /* CIU_BIND: this replica's PULL (default: first of its list) */
     char *discovery;         /* CIU_DISCOVERY: "static" or "store" (cmn_members.h) */
+    char *bus_curve_secret;  /* CIU_BUS_CURVE_SECRET_KEY (secret, Z85), or NULL/"" */
     char *advertise_host;    /* CIU_ADVERTISE_HOST */
     long member_ttl_ms;      /* CIU_MEMBER_TTL_MS */
     char *ev_ingress;        /* CIU_INGRESS_EVENTS */
