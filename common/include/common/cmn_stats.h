@@ -4,9 +4,9 @@
  * `ciu-admin stats`: registrations per day, per week, by city and by gender
  * (from the CIU itself: LLLFFFYCCG), conversations started / completed /
  * abandoned and the question people gave up at (the `events` table: type,
- * detail, duration_ms), the median time to complete, potential duplicates, DHIS2 enrolment, delivery
- * of replies, and each stage's queue (depth and oldest item). Days and
- * weeks are UTC; a week starts on Monday.
+ * detail, duration_ms), the median time to complete, potential duplicates,
+ * DHIS2 enrolment, delivery of replies, and each stage's queue (depth and
+ * oldest item). Days and weeks are UTC; a week starts on Monday.
  *
  * No personal data: no phone number, no typed answer, no CIU in the
  * figures (CIUs only in cmn_stats_duplicates, which the operator asks for;
