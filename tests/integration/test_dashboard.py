@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
 from stack import Person, Stack, TestFailure, build_dir, check, query, run, wait_for  # noqa: E402
+import test_sim_page  # noqa: E402
 from test_sim_page import SKIP, Fail, WebDriver, browser, free_port  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -256,6 +257,7 @@ def check_http(stack):
           hdrs.get("content-type", "").startswith("application/json"),
           "GET /admin/api/stats -> %d %r" % (st, hdrs))
     j = json.loads(body)
+    print("GET /admin/api/stats: %d bytes" % len(body))
     e = check_figures(stack, j, "API")
     check(e["total"] == 2 and e["dups_open"] == 1 and e["requests"] == 3,
           "the scripted conversations should give 2 CIUs, 3 requests, 1 duplicate: %r" % e)
@@ -381,6 +383,8 @@ def check_browser(stack, backend):
         SKIPPED.append("browser")
         return
     chromium, driver = found
+    # the WebDriver client bounds its calls by the browser test's own deadline
+    test_sim_page.DEADLINE = time.monotonic() + 120
     art = artifacts(backend)
     shot = os.path.join(art, "dashboard.png")
     tmp = tempfile.mkdtemp(prefix="ciu-dash-")
