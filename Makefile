@@ -12,7 +12,7 @@ PKGS_BUILD := build-essential cmake pkg-config git ca-certificates curl \
 	libssl-dev libmsgpack-dev libqrencode-dev libpng-dev libutf8proc-dev libjansson-dev \
 	libczmq-dev
 PKGS_TEST := libcmocka-dev postgresql sqlite3 zbar-tools chromium chromium-driver valgrind \
-	python3 procps clang-format clang libclang-rt-dev
+	python3 procps clang-format clang libclang-rt-dev python3-zmq python3-msgpack
 
 .PHONY: all deps deps-test build run test bench fuzz clean help
 

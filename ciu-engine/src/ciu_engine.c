@@ -504,9 +504,9 @@ ciu_engine_t *ciu_engine_new(cmn_daemon_t *d)
     if (cmn_stage_open(&e->st, d, d->settings.ep_engine, d->settings.ev_engine,
                        "CIU_ENGINE_EVENTS") < 0)
         goto fail;
-    e->to_sender = cmn_push_new(d->bus, d->settings.ep_sender);
-    e->to_dhis2 = cmn_push_new(d->bus, d->settings.ep_dhis2);
-    e->to_conversation = cmn_push_new(d->bus, d->settings.ep_conversation);
+    e->to_sender = cmn_daemon_push(d, "sender", d->settings.ep_sender);
+    e->to_dhis2 = cmn_daemon_push(d, "dhis2", d->settings.ep_dhis2);
+    e->to_conversation = cmn_daemon_push(d, "conversation", d->settings.ep_conversation);
     if (e->to_sender == NULL || e->to_dhis2 == NULL || e->to_conversation == NULL) {
         log_error(S_MODULE, NULL,
                   "cannot set up the bus (CIU_SENDER_ENDPOINTS, "

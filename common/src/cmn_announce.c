@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/cmn_announce.h"
+#include "common/cmn_events.h"
 
 typedef enum { S_PUSH, S_PUB, S_COUNT } s_kind_t;
 
@@ -100,6 +101,18 @@ int cmn_announce_count(cmn_announce_t *a, cmn_counter_t *c, uint64_t n)
     it = s_add(a, S_COUNT, c, &r);
     if (it != NULL)
         it->n = n;
+    return r;
+}
+
+int cmn_announce_store(const cmn_announce_t *a, cmn_store_t *st)
+{
+    int r = 0;
+
+    if (a == NULL || st == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < a->n && r == 0; i++)
+        if (a->items[i].kind == S_PUB)
+            r = cmn_events_insert(st, &a->items[i].msg);
     return r;
 }
 

@@ -1,5 +1,6 @@
 /* cmn_bus: ZeroMQ PUSH/PULL with sharding, PUB/SUB for events. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 
 #include "common/cmn_bus.h"
 #include "common/cmn_hash.h"
+#include "common/cmn_str.h"
 
 #define S_HWM 10000 /* messages queued per socket; past it wake-ups drop (the scans recover) */
 #define S_EP_MAX 512
@@ -16,7 +18,9 @@ struct cmn_bus {
 };
 
 struct cmn_push {
+    cmn_bus_t *bus;
     void *socks[CMN_BUS_MAX_REPLICAS];
+    char eps[CMN_BUS_MAX_REPLICAS][S_EP_MAX];
     size_t n;
 };
 
@@ -30,6 +34,8 @@ struct cmn_pub {
 
 struct cmn_sub {
     void *sock;
+    char eps[CMN_BUS_MAX_REPLICAS][S_EP_MAX]; /* connected (cmn_sub_connect) */
+    size_t n;
 };
 
 cmn_bus_t *cmn_bus_new(void)
@@ -141,8 +147,80 @@ static int s_push_add(void *arg, const char *ep)
         zmq_close(s);
         return r;
     }
+    cmn_strlcpy(c->push->eps[c->push->n], ep, S_EP_MAX);
     c->push->socks[c->push->n++] = s;
     return 0;
+}
+
+cmn_push_t *cmn_push_new_empty(cmn_bus_t *bus)
+{
+    cmn_push_t *p = calloc(1, sizeof(*p));
+    if (p != NULL)
+        p->bus = bus;
+    return p;
+}
+
+/* Move the socket of `ep` from old (if it has one) into p. */
+static int s_push_keep(void *arg, const char *ep)
+{
+    struct s_push_ctx *c = arg;
+    cmn_push_t *old = c->push + 1; /* see cmn_push_set */
+    for (size_t i = 0; i < old->n; i++) {
+        if (old->socks[i] != NULL && strcmp(old->eps[i], ep) == 0) {
+            if (c->push->n >= CMN_BUS_MAX_REPLICAS)
+                return -E2BIG;
+            cmn_strlcpy(c->push->eps[c->push->n], ep, S_EP_MAX);
+            c->push->socks[c->push->n++] = old->socks[i];
+            old->socks[i] = NULL;
+            return 0;
+        }
+    }
+    return s_push_add(arg, ep);
+}
+
+int cmn_push_set(cmn_push_t *p, const char *endpoints)
+{
+    /* next[0]: the new list being built; next[1]: the current one */
+    cmn_push_t *next = calloc(2, sizeof(*next));
+    struct s_push_ctx c = {p->bus, next};
+    int r;
+
+    if (next == NULL)
+        return -ENOMEM;
+    next[1] = *p;
+    r = endpoints && *endpoints ? s_each_endpoint(endpoints, s_push_keep, &c) : 0;
+    if (r < 0) { /* keep the current list; close what was opened */
+        for (size_t i = 0; i < next[0].n; i++) {
+            bool borrowed = false;
+            for (size_t k = 0; k < p->n; k++)
+                borrowed |= p->socks[k] == next[0].socks[i];
+            if (!borrowed)
+                s_close(&next[0].socks[i]);
+        }
+        free(next);
+        return r;
+    }
+    for (size_t i = 0; i < next[1].n; i++) /* the replicas gone */
+        if (next[1].socks[i] != NULL)
+            s_close(&next[1].socks[i]);
+    next[0].bus = p->bus;
+    *p = next[0];
+    free(next);
+    return 0;
+}
+
+bool cmn_push_same(const cmn_push_t *p, const char *endpoints)
+{
+    size_t i = 0;
+    const char *c = endpoints ? endpoints : "";
+    while (*c) {
+        size_t n = strcspn(c, ",");
+        if (i >= p->n || strlen(p->eps[i]) != n || strncmp(p->eps[i], c, n) != 0)
+            return false;
+        i++;
+        c += n + (c[n] == ',');
+    }
+    return i == p->n;
 }
 
 cmn_push_t *cmn_push_new(cmn_bus_t *bus, const char *endpoints)
@@ -153,6 +231,7 @@ cmn_push_t *cmn_push_new(cmn_bus_t *bus, const char *endpoints)
 
     if (p == NULL)
         return NULL;
+    p->bus = bus;
     r = s_each_endpoint(endpoints, s_push_add, &c);
     if (r <= 0) {
         cmn_push_destroy(&p);
@@ -177,6 +256,8 @@ size_t cmn_push_replicas(const cmn_push_t *p) { return p->n; }
 int cmn_push_send(cmn_push_t *p, const cmn_msg_t *m)
 {
     cmn_str_t buf = CMN_STR_INIT(CMN_MSG_MAX_BYTES);
+    if (p->n == 0)
+        return -EAGAIN; /* no replica known yet: the row waits for its scan */
     /* Per-person work is sharded by the person; work about a CIU by the CIU. */
     void *s = p->socks[cmn_bus_shard(m->user[0] ? m->user : m->ciu, p->n)];
     int r = cmn_msg_encode(m, &buf);
@@ -307,7 +388,8 @@ int cmn_pub_send(cmn_pub_t *p, const cmn_msg_t *ev)
 
 static int s_sub_add(void *arg, const char *ep)
 {
-    return zmq_connect(arg, ep) == 0 ? 0 : -errno;
+    int r = cmn_sub_connect(arg, ep);
+    return r < 0 ? r : 0;
 }
 
 cmn_sub_t *cmn_sub_new(cmn_bus_t *bus, const char *endpoints, const char *prefix)
@@ -321,7 +403,7 @@ cmn_sub_t *cmn_sub_new(cmn_bus_t *bus, const char *endpoints, const char *prefix
         goto fail;
     if (zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefix ? prefix : "", prefix ? strlen(prefix) : 0))
         goto fail;
-    r = s_each_endpoint(endpoints, s_sub_add, s->sock);
+    r = s_each_endpoint(endpoints, s_sub_add, s);
     if (r <= 0) {
         errno = r == 0 ? EINVAL : -r;
         goto fail;
@@ -332,6 +414,39 @@ fail:;
     cmn_sub_destroy(&s);
     errno = e;
     return NULL;
+}
+
+int cmn_sub_connect(cmn_sub_t *s, const char *endpoint)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->eps[i], endpoint) == 0)
+            return 0;
+    if (s->n >= CMN_BUS_MAX_REPLICAS || strlen(endpoint) >= S_EP_MAX)
+        return -E2BIG;
+    if (zmq_connect(s->sock, endpoint) != 0)
+        return -errno;
+    cmn_strlcpy(s->eps[s->n++], endpoint, S_EP_MAX);
+    return 1;
+}
+
+/* ZMQ_LAST_ENDPOINT of a bound socket (the port chosen for port 0). */
+static int s_last_endpoint(void *sock, char *buf, size_t len)
+{
+    size_t n = len;
+    if (len == 0 || zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, buf, &n) != 0)
+        return -errno;
+    buf[len - 1] = '\0';
+    return 0;
+}
+
+int cmn_pull_endpoint(const cmn_pull_t *p, char *buf, size_t len)
+{
+    return s_last_endpoint(p->sock, buf, len);
+}
+
+int cmn_pub_endpoint(const cmn_pub_t *p, char *buf, size_t len)
+{
+    return s_last_endpoint(p->sock, buf, len);
 }
 
 void cmn_sub_destroy(cmn_sub_t **p)

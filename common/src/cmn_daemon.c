@@ -13,6 +13,7 @@
 #include "common/cmn_daemon.h"
 #include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
+#include "common/cmn_members.h"
 
 #define S_MODULE "daemon"
 #define S_DROP_WARN_MS 10000
@@ -185,6 +186,9 @@ int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
                                       "Batches or scans that failed and will be retried");
     d->m_batch_seconds = cmn_metrics_histogram(d->metrics, "batch_seconds", NULL,
                                                "Time to process one batch", NULL, 0);
+    d->discovery = d->settings.discovery && strcmp(d->settings.discovery, "store") == 0;
+    d->m_replicas = cmn_metrics_gauge(d->metrics, "stage_replicas", NULL,
+                                      "Live replicas of this stage (CIU_DISCOVERY=store)");
     if (admin_port_field >= 0)
         memcpy(&admin_port, (const char *)&d->settings + admin_port_field, sizeof(admin_port));
     if (admin_port >= 0) {
@@ -208,6 +212,8 @@ int cmn_daemon_boot(cmn_daemon_t *d, const char *name, int argc, char **argv,
 
 void cmn_daemon_shutdown(cmn_daemon_t *d)
 {
+    cmn_members_destroy(&d->members);
+    d->npushes = 0; /* the stages destroyed their pushes */
     cmn_admin_destroy(&d->admin);
     cmn_bus_destroy(&d->bus);
     cmn_store_destroy(&d->store);
@@ -221,11 +227,84 @@ void cmn_daemon_shutdown(cmn_daemon_t *d)
     cmn_settings_free(&d->settings);
 }
 
+const char *cmn_daemon_stage_of(const cmn_daemon_t *d, const char *endpoints)
+{
+    const cmn_settings_t *s = &d->settings;
+    return endpoints == s->ep_conversation ? "conversation"
+           : endpoints == s->ep_engine     ? "engine"
+           : endpoints == s->ep_dhis2      ? "dhis2"
+           : endpoints == s->ep_sender     ? "sender"
+                                           : NULL;
+}
+
+/* The refresh of CIU_DISCOVERY=store: heartbeat, this replica's share, the
+ * pushes' replica lists. True when the share changed (scan at once). */
+static bool s_members_tick(cmn_daemon_t *d, int64_t now)
+{
+    bool changed = false;
+    int64_t ttl = d->settings.member_ttl_ms;
+
+    if (d->members != NULL) {
+        size_t index = *d->shard_at, count = *d->shards_at;
+        int r = cmn_members_beat(d->members, d->store, now, &index, &count);
+        if (r < 0) {
+            log_warn(S_MODULE, NULL, "replica heartbeat failed: %s; will retry", cmn_strerror(r));
+        } else if (index != *d->shard_at || count != *d->shards_at) {
+            log_info(S_MODULE, NULL,
+                     "replicas of this stage: %zu; this one is %zu (its share of "
+                     "people: shard bucket %% %zu = %zu)",
+                     count, index + 1, count, index);
+            *d->shard_at = index;
+            *d->shards_at = count;
+            cmn_gauge_set(d->m_replicas, (int64_t)count);
+            changed = true;
+        }
+    }
+    for (size_t i = 0; i < d->npushes; i++) {
+        int r = cmn_members_refresh_push(d->store, d->pushes[i].push, d->pushes[i].stage, now, ttl);
+        if (r == 1)
+            log_info(S_MODULE, NULL, "replicas of %s: %zu", d->pushes[i].stage,
+                     cmn_push_replicas(d->pushes[i].push));
+        else if (r < 0)
+            log_warn(S_MODULE, NULL, "cannot read the replicas of %s: %s", d->pushes[i].stage,
+                     cmn_strerror(r));
+    }
+    d->next_beat = cmn_mono_ms() + ttl / 4;
+    return changed;
+}
+
+cmn_push_t *cmn_daemon_push(cmn_daemon_t *d, const char *stage, const char *endpoints)
+{
+    if (!d->discovery)
+        return cmn_push_new(d->bus, endpoints);
+    if (d->npushes >= sizeof(d->pushes) / sizeof(d->pushes[0])) {
+        errno = E2BIG;
+        return NULL;
+    }
+    cmn_push_t *p = cmn_push_new_empty(d->bus);
+    if (p == NULL)
+        return NULL;
+    d->pushes[d->npushes].push = p;
+    d->pushes[d->npushes++].stage = stage;
+    /* the replicas already there, now: the first wake-ups are not dropped */
+    cmn_members_refresh_push(d->store, p, stage, cmn_now_ms(), d->settings.member_ttl_ms);
+    return p;
+}
+
+void cmn_daemon_advertise_events(cmn_daemon_t *d, cmn_pub_t *pub)
+{
+    char bound[512], ep[512];
+    if (d->members == NULL || pub == NULL || cmn_pub_endpoint(pub, bound, sizeof(bound)) < 0)
+        return;
+    if (cmn_members_advertise(bound, d->settings.advertise_host, ep, sizeof(ep)) == 0)
+        cmn_members_set_events(d->members, ep);
+}
+
 cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_index,
                             size_t *ret_count)
 {
     const char *bind = d->settings.bind && *d->settings.bind ? d->settings.bind : NULL;
-    char first[512];
+    char first[512], bound[512], ep[512];
     size_t index = 0, count = 1;
     cmn_pull_t *pull;
 
@@ -239,7 +318,7 @@ cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_
         first[n] = '\0';
         bind = first;
     }
-    if (cmn_bus_replica_index(endpoints, bind, &index, &count) < 0) {
+    if (!d->discovery && cmn_bus_replica_index(endpoints, bind, &index, &count) < 0) {
         log_error(S_MODULE, NULL,
                   "CIU_BIND: '%s' is not in this stage's endpoint list '%s'; add it there so "
                   "the stage before can reach this replica",
@@ -251,9 +330,34 @@ cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_
         log_error(S_MODULE, NULL, "cannot bind %s: %s", bind, strerror(errno));
         return NULL;
     }
-    log_info(S_MODULE, NULL, "listening on %s (replica %zu of %zu)", bind, index + 1, count);
     *ret_index = index;
     *ret_count = count;
+    if (!d->discovery) {
+        log_info(S_MODULE, NULL, "listening on %s (replica %zu of %zu)", bind, index + 1, count);
+        return pull;
+    }
+    const char *stage = cmn_daemon_stage_of(d, endpoints);
+    int r = cmn_pull_endpoint(pull, bound, sizeof(bound));
+    if (r == 0)
+        r = cmn_members_advertise(bound, d->settings.advertise_host, ep, sizeof(ep));
+    if (r < 0 || stage == NULL) {
+        log_error(S_MODULE, NULL,
+                  "CIU_DISCOVERY=store: cannot tell others where %s is (%s); "
+                  "set CIU_ADVERTISE_HOST",
+                  bind, r < 0 ? cmn_strerror(r) : "unknown stage");
+        cmn_pull_destroy(&pull);
+        return NULL;
+    }
+    d->members = cmn_members_new(stage, ep, d->settings.member_ttl_ms);
+    if (d->members == NULL) {
+        cmn_pull_destroy(&pull);
+        return NULL;
+    }
+    d->shard_at = ret_index;
+    d->shards_at = ret_count;
+    s_members_tick(d, cmn_now_ms()); /* joins now: the others see it within a beat */
+    log_info(S_MODULE, NULL, "listening on %s, reached at %s (store discovery: member %s)", bind,
+             ep, cmn_members_id(d->members));
     return pull;
 }
 
@@ -281,6 +385,8 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
         size_t n = 0;
         int r;
 
+        if (d->discovery && now >= d->next_beat && s_members_tick(d, cmn_now_ms()))
+            next_scan = now; /* a new share: take over what is waiting at once */
         if (now >= next_scan) {
             r = ops->on_rescan(arg, at_start);
             s_account(d, r, now);
@@ -296,7 +402,8 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
         }
         /* Clamp: the scan may already be due (time passed since `now`), and a
          * negative timeout would make zmq_poll wait forever. */
-        int64_t wait_ms = next_scan - cmn_mono_ms();
+        int64_t wait_ms =
+            (d->discovery && d->next_beat < next_scan ? d->next_beat : next_scan) - cmn_mono_ms();
         long timeout = wait_ms > 0 ? (long)wait_ms : 0;
         size_t nfds = 0;
         if (ops->poll_prepare) {
@@ -360,6 +467,8 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
         }
     }
     free(batch);
+    if (d->members != NULL && cmn_members_leave(d->members, d->store) == 0)
+        log_info(S_MODULE, NULL, "left the replicas of this stage: the others take its people");
     log_info(S_MODULE, NULL, "stopping: in-flight work is committed or left for the next start");
     return CMN_EXIT_OK;
 }

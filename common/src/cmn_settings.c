@@ -100,6 +100,15 @@ static const cmn_cfg_entry_t s_table[] = {
         "comma-separated PULL endpoints of the ciu-sender replicas"),
     STR("CIU_BIND", NULL, "", bind,
         "PULL endpoint this replica binds (empty: the first of its stage's list)"),
+    STR("CIU_DISCOVERY", NULL, "static", discovery,
+        "how replicas find each other: static (the endpoint lists) or store (each replica "
+        "registers in the store; scale by starting more)"),
+    STR("CIU_ADVERTISE_HOST", NULL, "", advertise_host,
+        "with CIU_DISCOVERY=store: the address others reach this replica at (default: its "
+        "host name's address)"),
+    INT("CIU_MEMBER_TTL_MS", "5000", 500, 600000, member_ttl_ms,
+        "with CIU_DISCOVERY=store: a replica silent this long is dropped and its people "
+        "taken over"),
     STR("CIU_INGRESS_EVENTS", NULL, "tcp://127.0.0.1:5611", ev_ingress,
         "PUB endpoint of ciu-ingress events"),
     STR("CIU_CONVERSATION_EVENTS", NULL, "tcp://127.0.0.1:5612", ev_conversation,
@@ -198,6 +207,13 @@ static int s_validate(const cmn_settings_t *s, char **ret_err)
                  "LOG_LEVEL: '%.40s' is not a log level (how much to log; "
                  "fix: use debug, info, warning or error)",
                  s->log_level ? s->log_level : "");
+        goto bad;
+    }
+    if (!s->discovery || (strcmp(s->discovery, "static") != 0 && strcmp(s->discovery, "store"))) {
+        snprintf(line, sizeof(line),
+                 "CIU_DISCOVERY: '%.40s' is not a discovery mode (how replicas find each other; "
+                 "fix: use static or store)",
+                 s->discovery ? s->discovery : "");
         goto bad;
     }
     static const char *const langs[] = {"fr", "en", "ln", "sw"};

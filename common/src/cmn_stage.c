@@ -57,9 +57,16 @@ typedef struct {
 static int s_attempt(void *arg, cmn_store_t *st)
 {
     s_attempt_t *t = arg;
+    int r;
 
     cmn_announce_clear(t->a);
-    return t->fn(t->arg, st);
+    r = t->fn(t->arg, st);
+    if (r >= 0) {
+        int e = cmn_announce_store(t->a, st); /* the events commit with the work */
+        if (e < 0)
+            r = e;
+    }
+    return r;
 }
 
 int cmn_stage_tx(cmn_daemon_t *d, cmn_announce_t *a, int (*fn)(void *arg, cmn_store_t *st),
@@ -94,6 +101,7 @@ int cmn_stage_open(cmn_stage_t *st, cmn_daemon_t *d, const char *endpoints, cons
         log_error("stage", NULL, "%s: cannot bind '%s': %s", events_var, events, strerror(e));
         return -e;
     }
+    cmn_daemon_advertise_events(d, st->pub);
     return 0;
 }
 

@@ -73,6 +73,9 @@ typedef struct {
     int other;          /* 1: registering another person from this number
                            (AUTRE): not a suspected duplicate; else 0 */
     int64_t updated_ms; /* time of the last message (the `now_ms` of the call) */
+    int64_t started_ms; /* when this conversation's first question was asked; 0 when
+                           none is open (the flow resets it on a fresh start; the
+                           daemon sets it and announces the conversation's events) */
 } conv_session_t;
 
 /* Read-only context, shared by all calls (borrowed). */

@@ -17,6 +17,7 @@
 #define S_MODULE "conversation"
 #define S_MARKER_KEEP_MS (7LL * 24 * 3600 * 1000)
 #define S_CODES_MAX 10 /* CIUs of one number listed by CODE */
+#define S_ABANDONED_BATCH 500 /* expired conversations announced per scan */
 
 struct conv_server {
     cmn_daemon_t *d;
@@ -160,6 +161,64 @@ static int s_request(conv_server_t *s, cmn_store_t *st, s_person_t *p, const con
     return 0;
 }
 
+/* The question a session waits on ("last_name", ... "confirm"), or NULL
+ * when no conversation is open at that step. */
+static const char *s_question(int step, int return_step)
+{
+    switch (step) {
+    case CONV_STEP_LAST:
+        return "last_name";
+    case CONV_STEP_FIRST:
+        return "first_name";
+    case CONV_STEP_YEAR:
+        return "birth_year";
+    case CONV_STEP_CITY:
+    case CONV_STEP_CITY_SUGGEST:
+        return "city";
+    case CONV_STEP_GENDER:
+        return "gender";
+    case CONV_STEP_CONFIRM:
+        return "confirm";
+    case CONV_STEP_LANG: /* the language menu, opened during a question or not */
+        return return_step != CONV_STEP_LANG ? s_question(return_step, 0) : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static void s_conv_event(conv_server_t *s, const s_person_t *p, const char *type,
+                         const char *question, int64_t duration_ms)
+{
+    cmn_msg_t m;
+    s_msg(&m, type, p);
+    cmn_strlcpy(m.detail, question ? question : "", sizeof(m.detail));
+    m.duration_ms = duration_ms > 0 ? duration_ms : 0;
+    cmn_announce_pub(s->st.ann, s->st.pub, &m);
+}
+
+/* The conversation's events for one step, and its start time in the next
+ * session: completed (the answers were confirmed), abandoned (cancelled,
+ * restarted or expired at a question), started (a first question asked). */
+static void s_conv_events(conv_server_t *s, const s_person_t *p, const conv_session_t *in,
+                          conv_result_t *res, int64_t at)
+{
+    conv_session_t *next = &res->session;
+    const char *was = in && in->started_ms > 0 ? s_question(in->step, in->return_step) : NULL;
+
+    if (res->request_ciu) {
+        s_conv_event(s, p, CMN_EV_CONV_COMPLETED, NULL,
+                     in && in->started_ms > 0 ? at - in->started_ms : 0);
+        next->started_ms = 0;
+        return;
+    }
+    if (was && (res->drop_session || next->started_ms == 0))
+        s_conv_event(s, p, CMN_EV_CONV_ABANDONED, was, 0);
+    if (!res->drop_session && next->started_ms == 0 && s_question(next->step, next->return_step)) {
+        s_conv_event(s, p, CMN_EV_CONV_STARTED, NULL, 0);
+        next->started_ms = at;
+    }
+}
+
 /* Run one message through the flow and queue what it says. */
 static int s_step(conv_server_t *s, cmn_store_t *st, s_person_t *p, const conv_inmsg_t *m,
                   int64_t at)
@@ -190,6 +249,8 @@ static int s_step(conv_server_t *s, cmn_store_t *st, s_person_t *p, const conv_i
     }
     if (r == 0 && res.request_ciu)
         r = s_request(s, st, p, &res.session);
+    if (r == 0)
+        s_conv_events(s, p, p->have ? &in : NULL, &res, at);
     if (r == 0) {
         p->have = !res.drop_session;
         p->cur = res.session;
@@ -331,6 +392,28 @@ static int s_on_batch(void *arg, const cmn_msg_t *msgs, size_t n)
     return cmn_stage_batch(msgs, n, CMN_MSG_INBOUND, s->st.keys, s_work, s);
 }
 
+/* Conversations left open past the session timeout: conversation.abandoned
+ * with the question reached, once each (a batch per scan). */
+static int s_tx_abandoned(void *arg, cmn_store_t *st)
+{
+    conv_server_t *s = arg;
+    cmn_rows_t *rows = NULL;
+    int64_t before = cmn_now_ms() - s->d->settings.session_timeout_min * 60000LL;
+    int r = conv_store_abandoned(st, before, S_ABANDONED_BATCH, &rows);
+
+    for (int i = 0; r == 0 && i < cmn_rows_count(rows); i++) {
+        const char *q = s_question((int)cmn_rows_int(rows, i, 1, 0),
+                                   (int)cmn_rows_int(rows, i, 2, 0));
+        s_person_t who;
+        memset(&who, 0, sizeof(who));
+        who.user = cmn_rows_get(rows, i, 0);
+        if (q != NULL)
+            s_conv_event(s, &who, CMN_EV_CONV_ABANDONED, q, 0);
+    }
+    cmn_rows_destroy(&rows);
+    return r;
+}
+
 static int s_on_rescan(void *arg, bool at_start)
 {
     conv_server_t *s = arg;
@@ -342,6 +425,11 @@ static int s_on_rescan(void *arg, bool at_start)
                  at_start ? "start" : "scan", n);
     if (n < 0 || s->st.shard != 0)
         return n < 0 ? n : 0;
+    if (s->d->settings.session_timeout_min > 0) {
+        int r = cmn_stage_tx(s->d, s->st.ann, s_tx_abandoned, s);
+        if (r < 0)
+            return r;
+    }
     return conv_store_purge(s->d->store, cmn_now_ms(), s->d->settings.session_timeout_min * 60000LL,
                             S_MARKER_KEEP_MS, conv_flood_keep_ms(&s->flood));
 }
@@ -375,8 +463,8 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
     if (cmn_stage_open(&s->st, d, d->settings.ep_conversation, d->settings.ev_conversation,
                        "CIU_CONVERSATION_EVENTS") < 0)
         goto fail;
-    s->to_engine = cmn_push_new(d->bus, d->settings.ep_engine);
-    s->to_sender = cmn_push_new(d->bus, d->settings.ep_sender);
+    s->to_engine = cmn_daemon_push(d, "engine", d->settings.ep_engine);
+    s->to_sender = cmn_daemon_push(d, "sender", d->settings.ep_sender);
     if (s->to_engine == NULL || s->to_sender == NULL) {
         log_error(S_MODULE, NULL,
                   "cannot set up the bus (CIU_ENGINE_ENDPOINTS, "

@@ -80,7 +80,8 @@ int conv_store_session_load(cmn_store_t *st, const char *user, conv_stored_t *re
     cmn_param_t p[] = {P_TEXT(user)};
     int r = cmn_store_query(st,
                             "SELECT lang, step, return_step, c_last, c_first, c_year, c_city, "
-                            "c_gender, updated_ms, version, other_person FROM sessions WHERE "
+                            "c_gender, updated_ms, version, other_person, started_ms FROM sessions "
+                            "WHERE "
                             "user_key = $1",
                             p, 1, &rows);
     if (r < 0)
@@ -100,6 +101,7 @@ int conv_store_session_load(cmn_store_t *st, const char *user, conv_stored_t *re
         s->updated_ms = cmn_rows_int(rows, 0, 8, 0);
         ret->version = cmn_rows_int(rows, 0, 9, 0);
         s->other = (int)cmn_rows_int(rows, 0, 10, 0);
+        s->started_ms = cmn_rows_int(rows, 0, 11, 0);
     }
     cmn_rows_destroy(&rows);
     return 0;
@@ -119,20 +121,21 @@ int conv_store_session_save(cmn_store_t *st, const char *user, const conv_stored
                        P_TEXT(s_nz(next->gender)),
                        P_INT(next->updated_ms),
                        P_INT(read->version),
-                       P_INT(next->other)};
+                       P_INT(next->other),
+                       P_INT(next->started_ms)};
     if (!read->found)
         return s_exec_one(st,
                           "INSERT INTO sessions (user_key, lang, step, return_step, c_last, "
-                          "c_first, c_year, c_city, c_gender, updated_ms, version, other_person) "
-                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON "
-                          "CONFLICT (user_key) DO NOTHING",
-                          p, 12);
+                          "c_first, c_year, c_city, c_gender, updated_ms, version, other_person, "
+                          "started_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                          "$13) ON CONFLICT (user_key) DO NOTHING",
+                          p, 13);
     return s_exec_one(st,
                       "UPDATE sessions SET lang = $2, step = $3, return_step = $4, c_last = $5, "
                       "c_first = $6, c_year = $7, c_city = $8, c_gender = $9, updated_ms = $10, "
-                      "version = version + 1, other_person = $12 WHERE user_key = $1 AND "
-                      "version = $11",
-                      p, 12);
+                      "version = version + 1, other_person = $12, started_ms = $13 WHERE "
+                      "user_key = $1 AND version = $11",
+                      p, 13);
 }
 
 int conv_store_session_drop(cmn_store_t *st, const char *user, const conv_stored_t *read)
@@ -235,6 +238,18 @@ int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, i
                                "trace, shard, other_person) VALUES ($1, $2, $3, $4, $5, $6, $7, "
                                "$8, $9, $10, $11, $12, $13, $14) RETURNING id",
                                p, 14, 0, ret_id);
+}
+
+int conv_store_abandoned(cmn_store_t *st, int64_t before_ms, int limit, cmn_rows_t **ret_rows)
+{
+    cmn_param_t p[] = {P_INT(before_ms), P_INT(limit)};
+    /* The version moves, so a transaction that read the session before
+     * runs again and sees its conversation's end already announced. */
+    return cmn_store_query(st,
+                           "UPDATE sessions SET started_ms = 0, version = version + 1 WHERE "
+                           "user_key IN (SELECT user_key FROM sessions WHERE updated_ms < $1 AND "
+                           "started_ms > 0 LIMIT $2) RETURNING user_key, step, return_step",
+                           p, 2, ret_rows);
 }
 
 int conv_store_purge(cmn_store_t *st, int64_t now, int64_t timeout_ms, int64_t marker_keep_ms,

@@ -86,6 +86,12 @@ typedef struct {
 } conv_request_t;
 int conv_store_request(cmn_store_t *st, const conv_request_t *rq, int64_t now, int64_t *ret_id);
 
+/* Conversations left open past the timeout (updated before before_ms,
+ * started_ms set): mark their end announced (started_ms = 0), at most
+ * limit, and return rows (user_key, step, return_step) for the
+ * conversation.abandoned events. Caller owns *ret_rows. */
+int conv_store_abandoned(cmn_store_t *st, int64_t before_ms, int limit, cmn_rows_t **ret_rows);
+
 /* Outside a transaction. Expired sessions lose their answers; their marker
  * (so the next message can say it expired) goes after marker_keep_ms;
  * flood counts older than flood_keep_ms go. */

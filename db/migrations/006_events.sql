@@ -24,3 +24,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_ts ON events (ts_ms);
 CREATE INDEX events_type_ts ON events (type, ts_ms);
+
+-- When the person's current conversation was started (its first question
+-- asked), for conversation.completed's duration_ms; 0 once its end
+-- (completed or abandoned) was announced, or for no conversation.
+ALTER TABLE sessions ADD COLUMN started_ms BIGINT NOT NULL DEFAULT 0;

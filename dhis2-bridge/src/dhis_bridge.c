@@ -146,7 +146,7 @@ static void s_publish(dhis_bridge_t *b, const char *type, const char *trace, con
     cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
     ev.row = row;
     ev.existing = existing;
-    cmn_pub_send(b->st.pub, &ev);
+    cmn_announce_pub(b->st.ann, b->st.pub, &ev); /* stored with the transaction, sent after */
 }
 
 /* ---- accepting queued rows ------------------------------------------------ */
@@ -161,14 +161,20 @@ static int s_tx_accept(void *arg, cmn_store_t *st)
     s_accept_t *a = arg;
     int64_t now = cmn_now_ms();
     cmn_rows_destroy(&a->rows);
-    return dhis_store_accept(st, now, S_ACCEPT_LIMIT, &a->rows);
+    int r = dhis_store_accept(st, now, S_ACCEPT_LIMIT, &a->rows);
+    for (int i = 0; r >= 0 && i < cmn_rows_count(a->rows); i++) {
+        dhis_accepted_t row;
+        dhis_store_accepted_get(a->rows, i, &row);
+        s_publish(a->b, CMN_EV_DHIS2_PENDING, row.trace, row.ciu, row.id, NULL, false);
+    }
+    return r;
 }
 
 /* queued -> pending, with a dhis2.pending event each. */
 static int s_accept(dhis_bridge_t *b, bool at_start)
 {
     s_accept_t a = {b, NULL};
-    int r = cmn_daemon_tx(b->d, s_tx_accept, &a);
+    int r = cmn_stage_tx(b->d, b->st.ann, s_tx_accept, &a);
     if (r < 0) {
         cmn_rows_destroy(&a.rows);
         return r;
@@ -177,7 +183,6 @@ static int s_accept(dhis_bridge_t *b, bool at_start)
     for (int i = 0; i < n; i++) {
         dhis_accepted_t row;
         dhis_store_accepted_get(a.rows, i, &row);
-        s_publish(b, CMN_EV_DHIS2_PENDING, row.trace, row.ciu, row.id, NULL, false);
         log_debug(S_MODULE, row.trace, "enrolment %lld pending", (long long)row.id);
     }
     cmn_counter_add(b->m_pending, (uint64_t)n);
@@ -947,6 +952,13 @@ static int s_dispatch_dups(dhis_bridge_t *b)
 
 /* ---- recording outcomes ------------------------------------------------------------ */
 
+/* "original duplicate" of a flagged pair (or the one CIU flagged), into out[48]. */
+static const char *s_dup_detail(const s_dup_t *u, char *out)
+{
+    snprintf(out, 48, "%s%s%s", u->original, u->pair ? " " : "", u->duplicate);
+    return out;
+}
+
 static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_row_t *r,
                         int64_t now)
 {
@@ -981,6 +993,15 @@ static int s_record_row(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
         break;
     }
     r->recorded = rc == 0 && recorded;
+    if (r->recorded && r->out == S_OUT_SYNCED) {
+        s_publish(b, CMN_EV_DHIS2_SYNCED, r->trace, r->ciu, r->id, r->found ? r->found_te : r->te,
+                  s_linked(r));
+    } else if (r->recorded && r->out == S_OUT_FAILED) {
+        char detail[96]; /* cut to the event's 47 characters */
+        snprintf(detail, sizeof(detail), "%s %s", r->codes[0] ? r->codes : "-",
+                 r->found ? r->found_te : r->te);
+        s_publish(b, CMN_EV_DHIS2_FAILED, r->trace, r->ciu, r->id, detail, s_linked(r));
+    }
     return rc;
 }
 
@@ -989,6 +1010,7 @@ static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
 {
     bool recorded = false;
     int rc;
+    char detail[48];
     const char *err = u->error[0] ? u->error : NULL;
     if (strcmp(u->out, "retry") == 0) {
         int64_t wait = dhis_backoff_ms(u->attempts, b->cfg->retry_max_s * 1000, s_rand(b));
@@ -1003,6 +1025,9 @@ static int s_record_dup(dhis_bridge_t *b, cmn_store_t *st, const char *token, s_
             u->dhis2_id[0] ? u->dhis2_id : NULL, err, u->status, now, &recorded);
     }
     u->recorded = rc == 0 && recorded;
+    if (u->recorded && (strcmp(u->out, "flagged") == 0 || strcmp(u->out, "merged") == 0))
+        s_publish(b, CMN_EV_DHIS2_DUPLICATE_FLAGGED, NULL, u->ciu, u->id, s_dup_detail(u, detail),
+                  false);
     return rc;
 }
 
@@ -1034,9 +1059,7 @@ static void s_announce(dhis_bridge_t *b)
             s_dup_t *u = &j->dup;
             if (u->recorded && (strcmp(u->out, "flagged") == 0 || strcmp(u->out, "merged") == 0)) {
                 char detail[48];
-                snprintf(detail, sizeof(detail), "%s%s%s", u->original, u->pair ? " " : "",
-                         u->duplicate);
-                s_publish(b, CMN_EV_DHIS2_DUPLICATE_FLAGGED, NULL, u->ciu, u->id, detail, false);
+                s_dup_detail(u, detail);
                 cmn_counter_add(b->m_flagged, 1);
                 log_info(S_MODULE, NULL, "potential duplicate %lld sent to DHIS2 (%s%s%s%s)%s",
                          (long long)u->id, u->pair ? "pair " : "flag ", detail,
@@ -1057,7 +1080,6 @@ static void s_announce(dhis_bridge_t *b)
             switch (r->out) {
             case S_OUT_SYNCED: {
                 const char *te = r->found ? r->found_te : r->te;
-                s_publish(b, CMN_EV_DHIS2_SYNCED, r->trace, r->ciu, r->id, te, s_linked(r));
                 cmn_counter_add(b->m_synced, 1);
                 if (s_linked(r))
                     cmn_counter_add(b->m_linked, 1);
@@ -1066,10 +1088,6 @@ static void s_announce(dhis_bridge_t *b)
                 break;
             }
             case S_OUT_FAILED: {
-                char detail[96]; /* cut to the event's 47 characters */
-                snprintf(detail, sizeof(detail), "%s %s", r->codes[0] ? r->codes : "-",
-                         r->found ? r->found_te : r->te);
-                s_publish(b, CMN_EV_DHIS2_FAILED, r->trace, r->ciu, r->id, detail, s_linked(r));
                 cmn_counter_add(b->m_failed, 1);
                 log_warn(S_MODULE, r->trace, "enrolment %lld refused by DHIS2: %s",
                          (long long)r->id, r->error);
@@ -1109,7 +1127,7 @@ static int s_record(dhis_bridge_t *b)
 {
     if (!s_any_done(b))
         return 0;
-    int r = cmn_daemon_tx(b->d, s_tx_record, b);
+    int r = cmn_stage_tx(b->d, b->st.ann, s_tx_record, b);
     if (r < 0) {
         b->store_retry_at = cmn_mono_ms() + S_STORE_RETRY_MS;
         return r;

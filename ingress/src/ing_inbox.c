@@ -6,8 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cmn_events.h"
 #include "common/cmn_hash.h"
 #include "common/cmn_log.h"
+#include "common/cmn_members.h"
 #include "ing_inbox.h"
 #include "ing_webhook.h"
 
@@ -31,6 +33,8 @@ typedef struct {
     bool duplicate;
     bool advanced; /* status: moved the delivery forward */
     int outcome;
+    bool has_ev;
+    cmn_msg_t ev; /* the event this item's commit publishes (and stores) */
 } s_item_t;
 
 /* One submit call: its items, committed together, answered together. */
@@ -162,9 +166,39 @@ static int s_insert_status(ing_inbox_t *in, s_item_t *it, int64_t now)
     return r;
 }
 
+/* The event of an inserted item, if any: a new message, or a delivery
+ * status that moved a reply forward. */
+static bool s_event(s_item_t *it)
+{
+    cmn_msg_t *w = &it->ev;
+    const char *type = CMN_EV_MESSAGE_RECEIVED, *detail = it->kind;
+
+    if (it->is_status) {
+        type = strcmp(it->status, "delivered") == 0 ? CMN_EV_MESSAGE_DELIVERED
+               : strcmp(it->status, "read") == 0    ? CMN_EV_MESSAGE_READ
+               : ing_status_rank(it->status) == 4   ? CMN_EV_MESSAGE_FAILED
+                                                    : NULL;
+        detail = it->error_code;
+        if (type == NULL || !it->advanced)
+            return false;
+    } else if (it->duplicate) {
+        return false;
+    }
+    cmn_msg_init(w, type, it->id[0] ? it->id : NULL);
+    cmn_strlcpy(w->user, it->user, sizeof(w->user));
+    cmn_strlcpy(w->channel, it->channel, sizeof(w->channel));
+    cmn_strlcpy(w->detail, detail, sizeof(w->detail));
+    return true;
+}
+
+/* Insert one item, and its event in the same transaction. */
 static int s_insert(ing_inbox_t *in, s_item_t *it, int64_t now)
 {
-    return it->is_status ? s_insert_status(in, it, now) : s_insert_message(in, it, now);
+    int r = it->is_status ? s_insert_status(in, it, now) : s_insert_message(in, it, now);
+    it->has_ev = r == 0 && s_event(it);
+    if (it->has_ev)
+        r = cmn_events_insert(in->store, &it->ev);
+    return r;
 }
 
 /* Insert items [from, to) of the chained groups in one transaction. */
@@ -185,18 +219,9 @@ static void s_announce(ing_inbox_t *in, s_item_t *it)
     cmn_msg_t w;
     char masked[CMN_MASK_LEN];
     if (it->is_status) {
-        const char *type = strcmp(it->status, "delivered") == 0 ? CMN_EV_MESSAGE_DELIVERED
-                           : strcmp(it->status, "read") == 0    ? CMN_EV_MESSAGE_READ
-                           : ing_status_rank(it->status) == 4   ? CMN_EV_MESSAGE_FAILED
-                                                                : NULL;
         cmn_counter_add(in->m_statuses, 1);
-        if (type == NULL || !it->advanced)
-            return;
-        cmn_msg_init(&w, type, it->id[0] ? it->id : NULL);
-        cmn_strlcpy(w.user, it->user, sizeof(w.user));
-        cmn_strlcpy(w.channel, it->channel, sizeof(w.channel));
-        cmn_strlcpy(w.detail, it->error_code, sizeof(w.detail));
-        cmn_pub_send(in->pub, &w);
+        if (it->has_ev)
+            cmn_pub_send(in->pub, &it->ev);
         return;
     }
     if (it->duplicate) {
@@ -210,11 +235,8 @@ static void s_announce(ing_inbox_t *in, s_item_t *it)
     if (cmn_push_send(in->push, &w) < 0)
         log_warn(S_MODULE, it->id, "wake-up for conversation not sent; its scan will "
                                    "find the message");
-    cmn_msg_init(&w, CMN_EV_MESSAGE_RECEIVED, it->id);
-    cmn_strlcpy(w.user, it->user, sizeof(w.user));
-    cmn_strlcpy(w.channel, it->channel, sizeof(w.channel));
-    cmn_strlcpy(w.detail, it->kind, sizeof(w.detail));
-    cmn_pub_send(in->pub, &w);
+    if (it->has_ev)
+        cmn_pub_send(in->pub, &it->ev);
     cmn_counter_add(in->m_received, 1);
     log_debug(S_MODULE, it->id, "received channel=%s from=%s kind=%s", it->channel,
               cmn_mask_phone(it->from, masked), it->kind);
@@ -288,13 +310,43 @@ static void s_group_done(s_group_t *g)
     s_group_free(g);
 }
 
+/* CIU_DISCOVERY=store: push to the conversation replicas the store lists now. */
+static void s_refresh_replicas(ing_inbox_t *in)
+{
+    int r = cmn_members_refresh_push(in->store, in->push, "conversation", cmn_now_ms(),
+                                     in->d->settings.member_ttl_ms);
+    if (r == 1)
+        log_info(S_MODULE, NULL, "replicas of conversation: %zu", cmn_push_replicas(in->push));
+    else if (r < 0)
+        log_warn(S_MODULE, NULL, "cannot read the conversation replicas: %s", cmn_strerror(r));
+}
+
 static void *s_writer(void *arg)
 {
     ing_inbox_t *in = arg;
+    int64_t next_refresh = 0;
     pthread_mutex_lock(&in->lock);
     for (;;) {
-        while (in->head == NULL && !in->stopping)
+        if (in->d->discovery && cmn_mono_ms() >= next_refresh) {
+            pthread_mutex_unlock(&in->lock);
+            s_refresh_replicas(in);
+            next_refresh = cmn_mono_ms() + in->d->settings.member_ttl_ms / 4;
+            pthread_mutex_lock(&in->lock);
+        }
+        while (in->head == NULL && !in->stopping && !in->d->discovery)
             pthread_cond_wait(&in->queued, &in->lock);
+        if (in->head == NULL && !in->stopping && in->d->discovery) {
+            /* wait for work, or until the replica list is due for a refresh */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 250 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&in->queued, &in->lock, &until);
+            continue;
+        }
         if (in->head == NULL && in->stopping)
             break;
         s_group_t *batch = in->head;
@@ -336,7 +388,10 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
         log_error(S_MODULE, NULL, "cannot open the store for the inbox: %s", err);
         goto fail;
     }
-    in->push = cmn_push_new(d->bus, conversation_endpoints);
+    /* store discovery: the conversation replicas the store lists, refreshed
+     * by the writer (which alone uses the push) */
+    in->push =
+        d->discovery ? cmn_push_new_empty(d->bus) : cmn_push_new(d->bus, conversation_endpoints);
     if (in->push == NULL) {
         log_error(S_MODULE, NULL, "CIU_CONVERSATION_ENDPOINTS: cannot connect '%s': %s",
                   conversation_endpoints, strerror(errno));

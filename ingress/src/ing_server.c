@@ -19,6 +19,7 @@
 #include "common/cmn_crypto.h"
 #include "common/cmn_embed.h"
 #include "common/cmn_log.h"
+#include "common/cmn_members.h"
 #include "ing_admin.h"
 #include "ing_inbox.h"
 #include "ing_server.h"
@@ -1078,11 +1079,23 @@ static void s_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void *s_sub_loop(void *arg)
 {
     ing_server_t *s = arg;
-    int64_t next_check = 0;
+    int64_t next_check = 0, next_refresh = 0;
+    cmn_store_t *st = NULL; /* store discovery: this thread's own handle */
     while (!atomic_load(&s->stopping)) {
         cmn_msg_t ev;
         int r = cmn_sub_recv(s->sub, &ev, S_WATCH_MS);
         int64_t now = cmn_mono_ms();
+        if (s->d->discovery && now >= next_refresh) { /* every sender replica's events */
+            char err[256];
+            char *url = st ? NULL : cmn_settings_store_url(&s->d->settings);
+            if (url != NULL && cmn_store_open(url, &st, err, sizeof(err)) < 0)
+                st = NULL;
+            free(url);
+            if (st != NULL)
+                cmn_members_refresh_sub(st, s->sub, "sender", cmn_now_ms(),
+                                        s->d->settings.member_ttl_ms);
+            next_refresh = now + s->d->settings.member_ttl_ms / 4;
+        }
         if (r == 0 && ev.user[0])
             s_wake_some(s, ev.user, now, 0); /* a reply for this person: answer their polls */
         if (now >= next_check) {             /* the watchdog: deadlines */
@@ -1090,6 +1103,7 @@ static void *s_sub_loop(void *arg)
             next_check = now + S_WATCH_MS;
         }
     }
+    cmn_store_destroy(&st);
     return NULL;
 }
 

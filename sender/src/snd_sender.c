@@ -626,14 +626,54 @@ static int s_record_one(snd_sender_t *s, cmn_store_t *st, s_call_t *c, int64_t n
     }
 }
 
+/* Queue an event about a call; published after the commit, stored with it. */
+static void s_event(snd_sender_t *s, const char *type, const s_call_t *c, const char *channel,
+                    const char *detail)
+{
+    cmn_msg_t ev;
+    cmn_msg_init(&ev, type, c->trace);
+    if (strncmp(type, "channel.", 8) != 0) { /* a channel's events are about no one */
+        cmn_strlcpy(ev.user, c->user, sizeof(ev.user));
+        ev.row = c->row;
+    }
+    cmn_strlcpy(ev.channel, channel, sizeof(ev.channel));
+    cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
+    cmn_announce_pub(s->st.ann, s->st.pub, &ev);
+}
+
+/* The events of one recorded call (inside the record transaction, after
+ * s_record_one settled its outcome). pausing: channels this transaction
+ * already announced as paused. */
+static void s_call_events(snd_sender_t *s, const s_call_t *c, bool *pausing)
+{
+    const snd_result_t *res = &c->res;
+    const s_channel_t *chn = c->ch >= 0 ? &s->ch[c->ch] : NULL;
+    const char *name = chn ? chn->name : "sim";
+
+    if (chn && res->outcome == SND_PAUSE) {
+        if (!chn->paused && !pausing[c->ch])
+            s_event(s, CMN_EV_CHANNEL_PAUSED, c, name, res->code);
+        pausing[c->ch] = true;
+        return;
+    }
+    if (chn && chn->paused && c->probe)
+        s_event(s, CMN_EV_CHANNEL_RESUMED, c, name, NULL);
+    if (res->outcome == SND_OK && !c->upload)
+        s_event(s, CMN_EV_MESSAGE_SENT, c, name, NULL);
+    else if (res->outcome == SND_FAIL)
+        s_event(s, CMN_EV_MESSAGE_FAILED, c, name, res->code[0] ? res->code : "failed");
+}
+
 static int s_tx_record(void *arg, cmn_store_t *st)
 {
     snd_sender_t *s = arg;
     int64_t now = cmn_now_ms();
+    bool pausing[S_NCH] = {false};
     for (s_call_t *c = s->finished; c; c = c->next) {
         int r = s_record_one(s, st, c, now);
         if (r < 0)
             return r;
+        s_call_events(s, c, pausing);
         if (c->ch >= 0 && c->probe) {
             bool paused = c->res.outcome == SND_PAUSE;
             if (paused != s->ch[c->ch].paused || !paused) {
@@ -650,17 +690,6 @@ static int s_tx_record(void *arg, cmn_store_t *st)
     return 0;
 }
 
-static void s_event(snd_sender_t *s, const char *type, const s_call_t *c, const char *detail)
-{
-    cmn_msg_t ev;
-    cmn_msg_init(&ev, type, c->trace);
-    cmn_strlcpy(ev.user, c->user, sizeof(ev.user));
-    cmn_strlcpy(ev.channel, c->ch >= 0 ? s->ch[c->ch].name : "sim", sizeof(ev.channel));
-    cmn_strlcpy(ev.detail, detail ? detail : "", sizeof(ev.detail));
-    ev.row = c->row;
-    cmn_pub_send(s->st.pub, &ev);
-}
-
 /* After commit: channel state, events, logs, metrics, and the next reply. */
 static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
 {
@@ -674,13 +703,6 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
             log_error(S_MODULE, c->trace, "channel %s paused: %s; replies wait, nothing fails; "
                                           "probing every %lld ms",
                       chn->name, res->reason, (long long)s->probe_interval_ms);
-        if (!chn->paused) {
-            cmn_msg_t ev;
-            cmn_msg_init(&ev, CMN_EV_CHANNEL_PAUSED, c->trace);
-            cmn_strlcpy(ev.channel, chn->name, sizeof(ev.channel));
-            cmn_strlcpy(ev.detail, res->code, sizeof(ev.detail));
-            cmn_pub_send(s->st.pub, &ev);
-        }
         chn->paused = true;
         chn->probe_ms = mono + s->probe_interval_ms;
         cmn_gauge_set(s->m_paused[c->ch], 1);
@@ -695,10 +717,6 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
         log_info(S_MODULE, c->trace, "channel %s resumed: the provider accepts the credentials "
                                      "again",
                  chn->name);
-        cmn_msg_t ev;
-        cmn_msg_init(&ev, CMN_EV_CHANNEL_RESUMED, c->trace);
-        cmn_strlcpy(ev.channel, chn->name, sizeof(ev.channel));
-        cmn_pub_send(s->st.pub, &ev);
     }
     if (chn && res->outcome == SND_THROTTLE) {
         int64_t hold = res->retry_after_s > 0 ? res->retry_after_s * 1000 : 1000;
@@ -710,7 +728,6 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
             log_debug(S_MODULE, c->trace, "QR image of reply %lld uploaded", (long long)c->row);
             return; /* the send follows: the row is still claimed by this call */
         }
-        s_event(s, CMN_EV_MESSAGE_SENT, c, NULL);
         cmn_counter_add(s->m_sent, 1);
         if (c->created_ms > 0)
             cmn_histogram_observe(s->m_delay, (double)(cmn_now_ms() - c->created_ms) / 1000.0);
@@ -718,7 +735,6 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
                   chn ? chn->name : "sim");
         break;
     case SND_FAIL:
-        s_event(s, CMN_EV_MESSAGE_FAILED, c, res->code[0] ? res->code : "failed");
         cmn_counter_add(s->m_failed, 1);
         log_warn(S_MODULE, c->trace, "reply %lld failed: %s", (long long)c->row, res->reason);
         break;
@@ -738,7 +754,7 @@ static int s_record(snd_sender_t *s)
     int r;
     if (s->finished == NULL)
         return 0;
-    r = cmn_daemon_tx(s->d, s_tx_record, s);
+    r = cmn_stage_tx(s->d, s->st.ann, s_tx_record, s); /* events published after the commit */
     if (r < 0)
         return r; /* kept in s->finished: recorded at the next try */
     list = s->finished;

@@ -16,9 +16,10 @@
 #include <cmocka.h>
 #include <zmq.h>
 
-#include "test_util.h"
 #include "common/cmn_bus.h"
+#include "common/cmn_members.h"
 #include "common/cmn_msg.h"
+#include "test_util.h"
 
 #define S_DEADLINE_MS 5000 /* upper bound of every wait: only reached on failure */
 
@@ -507,6 +508,93 @@ static void test_push_to_absent_pull_does_not_block(void **state)
     cmn_push_destroy(&push);
 }
 
+/* A replica list that changes (store discovery): kept endpoints stay
+ * connected, new ones join, gone ones close; an empty push drops. */
+static void test_push_set(void **state)
+{
+    s_fix_t *f = *state;
+    char a[128], b[128], both[300];
+    cmn_msg_t m, got;
+    s_ep(f, "set-a", a, sizeof(a));
+    s_ep(f, "set-b", b, sizeof(b));
+    snprintf(both, sizeof(both), "%s,%s", a, b);
+    cmn_pull_t *pa = cmn_pull_new(f->bus, a), *pb = cmn_pull_new(f->bus, b);
+    cmn_push_t *p = cmn_push_new_empty(f->bus);
+    assert_non_null(pa);
+    assert_non_null(pb);
+    assert_non_null(p);
+    assert_int_equal(cmn_push_replicas(p), 0);
+    assert_true(cmn_push_same(p, ""));
+    assert_int_equal(cmn_msg_init(&m, CMN_MSG_INBOUND, NULL), 0);
+    cmn_strlcpy(m.user, "someone", sizeof(m.user));
+    assert_int_equal(cmn_push_send(p, &m), -EAGAIN); /* nobody yet: dropped, not blocked */
+
+    assert_int_equal(cmn_push_set(p, a), 0);
+    assert_true(cmn_push_same(p, a));
+    assert_false(cmn_push_same(p, both));
+    assert_int_equal(cmn_push_send(p, &m), 0);
+    assert_int_equal(cmn_pull_wait(pa, S_DEADLINE_MS), 1);
+    assert_int_equal(cmn_pull_recv(pa, &got), 0);
+
+    /* two replicas: each message goes to the owner of its person */
+    assert_int_equal(cmn_push_set(p, both), 0);
+    assert_int_equal(cmn_push_replicas(p), 2);
+    assert_true(cmn_push_same(p, both));
+    cmn_pull_t *owner = cmn_bus_shard(m.user, 2) == 0 ? pa : pb;
+    assert_int_equal(cmn_push_send(p, &m), 0);
+    assert_int_equal(cmn_pull_wait(owner, S_DEADLINE_MS), 1);
+    assert_int_equal(cmn_pull_recv(owner, &got), 0);
+    assert_string_equal(got.id, m.id);
+
+    /* back to one (b), then none */
+    assert_int_equal(cmn_push_set(p, b), 0);
+    assert_true(cmn_push_same(p, b));
+    assert_int_equal(cmn_push_send(p, &m), 0);
+    assert_int_equal(cmn_pull_wait(pb, S_DEADLINE_MS), 1);
+    assert_int_equal(cmn_push_set(p, ""), 0);
+    assert_int_equal(cmn_push_replicas(p), 0);
+    assert_int_equal(cmn_push_set(p, "nonsense://x"), -EPROTONOSUPPORT);
+    assert_int_equal(cmn_push_replicas(p), 0); /* unchanged on error */
+    cmn_push_destroy(&p);
+    cmn_pull_destroy(&pa);
+    cmn_pull_destroy(&pb);
+}
+
+/* What a replica tells the others: wildcard binds become reachable addresses. */
+static void test_advertise(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_int_equal(cmn_members_advertise("tcp://0.0.0.0:5601", "10.0.0.7", out, sizeof(out)), 0);
+    assert_string_equal(out, "tcp://10.0.0.7:5601");
+    assert_int_equal(cmn_members_advertise("tcp://*:5601", "conv-1", out, sizeof(out)), 0);
+    assert_string_equal(out, "tcp://conv-1:5601");
+    assert_int_equal(cmn_members_advertise("tcp://127.0.0.1:40001", "", out, sizeof(out)), 0);
+    assert_string_equal(out, "tcp://127.0.0.1:40001");
+    assert_int_equal(cmn_members_advertise("ipc:///tmp/x", NULL, out, sizeof(out)), 0);
+    assert_string_equal(out, "ipc:///tmp/x");
+    assert_int_equal(cmn_members_advertise("tcp://0.0.0.0:5601", "", out, sizeof(out)), 0);
+    assert_true(strncmp(out, "tcp://", 6) == 0 && strstr(out, "0.0.0.0") == NULL);
+    assert_int_equal(cmn_members_advertise("tcp://*:5601", "h", out, 8), -E2BIG);
+}
+
+/* The bound endpoint with the port chosen for a wildcard port. */
+static void test_bound_endpoint(void **state)
+{
+    s_fix_t *f = *state;
+    char ep[128];
+    cmn_pull_t *pull = cmn_pull_new(f->bus, "tcp://127.0.0.1:*");
+    cmn_pub_t *pub = cmn_pub_new(f->bus, "tcp://127.0.0.1:*");
+    assert_non_null(pull);
+    assert_non_null(pub);
+    assert_int_equal(cmn_pull_endpoint(pull, ep, sizeof(ep)), 0);
+    assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0 && strtol(ep + 16, NULL, 10) > 0);
+    assert_int_equal(cmn_pub_endpoint(pub, ep, sizeof(ep)), 0);
+    assert_true(strncmp(ep, "tcp://127.0.0.1:", 16) == 0 && strtol(ep + 16, NULL, 10) > 0);
+    cmn_pub_destroy(&pub);
+    cmn_pull_destroy(&pull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +606,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pub_sub, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sub_malformed, s_setup, s_teardown),
         cmocka_unit_test(test_replica_index),
+        cmocka_unit_test_setup_teardown(test_push_set, s_setup, s_teardown),
+        cmocka_unit_test(test_advertise),
+        cmocka_unit_test_setup_teardown(test_bound_endpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_push_new_errors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_push_to_absent_pull_does_not_block, s_setup,
                                         s_teardown),

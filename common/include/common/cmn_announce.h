@@ -21,6 +21,7 @@
 #include "common/cmn_bus.h"
 #include "common/cmn_metrics.h"
 #include "common/cmn_msg.h"
+#include "common/cmn_store.h"
 
 typedef struct cmn_announce cmn_announce_t;
 
@@ -37,6 +38,12 @@ void cmn_announce_destroy(cmn_announce_t **p);
 int cmn_announce_push(cmn_announce_t *a, cmn_push_t *to, const cmn_msg_t *m);
 int cmn_announce_pub(cmn_announce_t *a, cmn_pub_t *to, const cmn_msg_t *m);
 int cmn_announce_count(cmn_announce_t *a, cmn_counter_t *c, uint64_t n);
+
+/* Insert every queued event into the store's events table, in order
+ * (cmn_events_insert): call inside the transaction whose work the events
+ * report, so they are kept exactly when it commits (cmn_stage_tx does). 0
+ * or the first store error. */
+int cmn_announce_store(const cmn_announce_t *a, cmn_store_t *st);
 
 /* Announcements queued. */
 size_t cmn_announce_size(const cmn_announce_t *a);

@@ -11,6 +11,7 @@
 #ifndef CMN_BUS_H
 #define CMN_BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/cmn_msg.h"
@@ -31,9 +32,17 @@ void cmn_bus_destroy(cmn_bus_t **p); /* closes sockets still open, linger 0 */
 
 /* endpoints: comma-separated list, one per replica. NULL on error (errno). */
 cmn_push_t *cmn_push_new(cmn_bus_t *bus, const char *endpoints);
+/* A PUSH with no replica yet (CIU_DISCOVERY=store: cmn_push_set fills it). */
+cmn_push_t *cmn_push_new_empty(cmn_bus_t *bus);
+/* Make the replica list `endpoints` (comma-separated, may be empty), in
+ * shard order: sockets of endpoints kept stay connected, new ones connect,
+ * the others close. 0 or -errno (the list is then unchanged). */
+int cmn_push_set(cmn_push_t *p, const char *endpoints);
+/* True when the replica list is exactly `endpoints`. */
+bool cmn_push_same(const cmn_push_t *p, const char *endpoints);
 void cmn_push_destroy(cmn_push_t **p);
 /* Send to replica shard(m->user), or shard(m->ciu) when user is empty.
- * 0, -EAGAIN (queue full: dropped), -EIO. */
+ * 0, -EAGAIN (queue full, or no replica known: dropped), -EIO. */
 int cmn_push_send(cmn_push_t *p, const cmn_msg_t *m);
 size_t cmn_push_replicas(const cmn_push_t *p);
 /* The replica index of a key among n: cmn_shard_replica (cmn_hash.h), the
@@ -58,10 +67,17 @@ int cmn_pull_wait_fds(cmn_pull_t *p, const int *fds, const short *events, size_t
 cmn_pub_t *cmn_pub_new(cmn_bus_t *bus, const char *endpoint);
 void cmn_pub_destroy(cmn_pub_t **p);
 int cmn_pub_send(cmn_pub_t *p, const cmn_msg_t *ev); /* topic = ev->type */
+/* The endpoint a PULL / PUB is bound to, with the port chosen for port 0
+ * (e.g. "tcp://0.0.0.0:5601"). 0 or -errno. */
+int cmn_pull_endpoint(const cmn_pull_t *p, char *buf, size_t len);
+int cmn_pub_endpoint(const cmn_pub_t *p, char *buf, size_t len);
 
 /* Connect to one or more PUB endpoints (comma-separated) for topics starting
  * with prefix ("" = all). */
 cmn_sub_t *cmn_sub_new(cmn_bus_t *bus, const char *endpoints, const char *prefix);
+/* Also subscribe to `endpoint` (once: 0 when already connected, 1 when
+ * added), e.g. a replica found in the store. -errno on failure. */
+int cmn_sub_connect(cmn_sub_t *s, const char *endpoint);
 void cmn_sub_destroy(cmn_sub_t **p);
 /* Receive one event, waiting up to timeout_ms (-1 forever). 0, -EAGAIN
  * (timeout), -EPROTO (malformed, dropped), -EIO. */

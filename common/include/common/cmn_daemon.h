@@ -62,6 +62,18 @@ typedef struct {
     cmn_counter_t *m_dropped;  /* malformed messages dropped */
     cmn_counter_t *m_errors;   /* failed batches or scans */
     cmn_histogram_t *m_batch_seconds;
+    /* CIU_DISCOVERY=store (cmn_members.h): this replica's row, where its
+     * stage keeps its share, and the pushes to refresh from the store */
+    bool discovery;
+    struct cmn_members *members;
+    size_t *shard_at, *shards_at;
+    struct {
+        cmn_push_t *push;
+        const char *stage;
+    } pushes[4];
+    size_t npushes;
+    int64_t next_beat;
+    cmn_gauge_t *m_replicas;
 } cmn_daemon_t;
 
 /* A file descriptor a stage wants the worker loop to wait on. */
@@ -116,6 +128,16 @@ static inline bool cmn_daemon_stopping(void) { return cmn_stop_g != 0; }
  * Returns NULL after logging. ret_index/ret_count: this replica's shard. */
 cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_index,
                             size_t *ret_count);
+
+/* The PUSH to a stage ("conversation", "engine", "dhis2", "sender"):
+ * connected to `endpoints` (CIU_DISCOVERY=static), or to the replicas the
+ * store lists, refreshed by the worker loop (store). NULL on error (errno). */
+cmn_push_t *cmn_daemon_push(cmn_daemon_t *d, const char *stage, const char *endpoints);
+/* With CIU_DISCOVERY=store: record where others subscribe to this
+ * replica's events (its bound PUB). No-op otherwise. */
+void cmn_daemon_advertise_events(cmn_daemon_t *d, cmn_pub_t *pub);
+/* The stage an endpoint list belongs to ("conversation", ...), or NULL. */
+const char *cmn_daemon_stage_of(const cmn_daemon_t *d, const char *endpoints);
 
 /* Run the worker loop until SIGTERM/SIGINT. Returns an exit code. */
 int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *ops, void *arg);

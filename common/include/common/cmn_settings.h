@@ -49,6 +49,9 @@ typedef struct {
     char *ep_dhis2;          /* CIU_DHIS2_ENDPOINTS */
     char *ep_sender;         /* CIU_SENDER_ENDPOINTS */
     char *bind;              /* CIU_BIND: this replica's PULL (default: first of its list) */
+    char *discovery;         /* CIU_DISCOVERY: "static" or "store" (cmn_members.h) */
+    char *advertise_host;    /* CIU_ADVERTISE_HOST */
+    long member_ttl_ms;      /* CIU_MEMBER_TTL_MS */
     char *ev_ingress;        /* CIU_INGRESS_EVENTS */
     char *ev_conversation;   /* CIU_CONVERSATION_EVENTS */
     char *ev_engine;         /* CIU_ENGINE_EVENTS */

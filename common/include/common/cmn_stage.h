@@ -83,7 +83,8 @@ int cmn_stage_batch(const cmn_msg_t *msgs, size_t n, const char *type, cmn_keyse
 
 /* Run fn inside one write transaction (cmn_daemon_tx: retried on -EBUSY,
  * commit when fn returns >= 0). `a` is emptied before every attempt, so
- * fn queues its announcements afresh each time, and flushed after the
+ * fn queues its announcements afresh each time; the events among them are
+ * inserted into the events table before the commit, and all are flushed after the
  * commit; on failure it is left empty. Returns fn's result or the store
  * error. */
 int cmn_stage_tx(cmn_daemon_t *d, cmn_announce_t *a, int (*fn)(void *arg, cmn_store_t *st),
