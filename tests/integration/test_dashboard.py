@@ -145,7 +145,8 @@ def converse(stack):
     register(stack, "+243810000103", ("Kabila", "Joseph", "1971", "KN", "2"), "KABJOS1KN2")
     p = Person(stack, "+243810000104")
     p.say("Bonjour", "Question 1 sur 5")
-    p.say("Tshisekedi", "Question 2 sur 5")  # and stops there
+    p.say("Tshisekedi", "Question 2 sur 5")
+    p.say("ANNULER", "annulé")  # gives up at the first name
     # everything settled: no reply waiting, the duplicate recorded, DHIS2 rows accepted
     wait_for(lambda: n(stack, "SELECT COUNT(*) FROM outbox WHERE status IN (0, 3)") == 0 and
              n(stack, "SELECT COUNT(*) FROM duplicates") == 1 and
@@ -171,6 +172,10 @@ def expected(stack):
         "started": int(ev.get("conversation.started", 0)),
         "completed": int(ev.get("conversation.completed", 0)),
         "abandoned": int(ev.get("conversation.abandoned", 0)),
+        "abandoned_at": dict(query(stack, "SELECT detail, COUNT(*) FROM events WHERE type = "
+                                          "'conversation.abandoned' GROUP BY detail")),
+        "durations": n(stack, "SELECT COUNT(*) FROM events WHERE type = "
+                              "'conversation.completed' AND duration_ms > 0"),
         "dups_open": n(stack, "SELECT COUNT(*) FROM duplicates WHERE status = 'open'"),
         "dups_reviewed": n(stack, "SELECT COUNT(*) FROM duplicates WHERE status <> 'open'"),
         "synced": n(stack, "SELECT COUNT(*) FROM dhis2_sync WHERE status = 'synced'"),
@@ -190,6 +195,9 @@ def check_figures(stack, j, what):
         "genders": [g["count"] for g in reg["by_gender"]],
         "started": conv["started"], "completed": conv["completed"],
         "abandoned": conv["abandoned"],
+        "abandoned_at": {q["question"]: str(q["abandoned"]) for q in conv["abandoned_at"]
+                         if q["abandoned"]},
+        "durations": conv["completion_samples"],
         "dups_open": j["duplicates"]["open"], "dups_reviewed": j["duplicates"]["reviewed"],
         "synced": j["dhis2"]["synced"], "pending": j["dhis2"]["pending"],
         "failed": j["dhis2"]["failed"], "sent": j["delivery"]["sent"],
@@ -261,7 +269,11 @@ def check_http(stack):
     e = check_figures(stack, j, "API")
     check(e["total"] == 2 and e["dups_open"] == 1 and e["requests"] == 3,
           "the scripted conversations should give 2 CIUs, 3 requests, 1 duplicate: %r" % e)
-    check(e["started"] >= e["completed"], "started < completed: %r" % e)
+    # the conversations as scripted: 4 started, 3 completed, the fourth cancelled at question 2
+    check(e["started"] == 4 and e["completed"] == 3 and e["abandoned"] == 1 and
+          e["abandoned_at"] == {"first_name": "1"} and e["durations"] == 3,
+          "conversation events: %r" % e)
+    check(j["conversations"]["median_completion_s"] > 0, "no median time to complete")
     # no personal data in the figures: no number, no typed answer, no CIU
     for secret in (b"243810000", b"Mbengue", b"Ibrahima", b"Kabila", b"Tshisekedi",
                    b"MBEIBR7DA1", b"KABJOS1KN2"):
@@ -425,6 +437,13 @@ def check_browser(stack, backend):
                        ".map(function (r) { return +r.getAttribute('data-v'); });")
         check(cities == [c["count"] for c in e["cities"]], "city bars %r, store %r"
               % (cities, e["cities"]))
+        funnel = wd.js("return Array.from(document.querySelectorAll('#chart-funnel rect.bar'))"
+                       ".map(function (r) { return +r.getAttribute('data-v'); });")
+        order = ["last_name", "first_name", "birth_year", "city", "gender", "confirm", "other"]
+        want_funnel = [int(e["abandoned_at"].get(q, 0)) for q in order]
+        check(funnel == want_funnel, "funnel bars %r, events %r" % (funnel, want_funnel))
+        check(shown(wd, "conversations.median_completion_s") not in (None, "–"),
+              "no median time shown")
         for key, want in (("registrations.total", e["total"]),
                           ("conversations.started", e["started"]),
                           ("conversations.completed", e["completed"]),
