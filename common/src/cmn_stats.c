@@ -65,6 +65,58 @@ static json_t *s_text_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* The rows of a query as an array of objects, column k under keys[k]; a
+ * key starting with '#' holds an integer (the '#' left out), any other
+ * text or null. NULL when out of memory. */
+static json_t *s_objects(const cmn_rows_t *rows, const char *const *keys, int nkeys)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < cmn_rows_count(rows); i++) {
+        json_t *o = json_object();
+        bool ok = s_append(arr, o);
+        for (int k = 0; ok && k < nkeys; k++)
+            ok = keys[k][0] == '#'
+                     ? s_set(o, keys[k] + 1, json_integer(cmn_rows_int(rows, i, k, 0)))
+                     : s_set(o, keys[k], s_text_or_null(cmn_rows_get(rows, i, k)));
+        if (!ok) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+/* n counts, one a step days apart from first_day, as [{key: "YYYY-MM-DD",
+ * "count": n}, ...]. NULL when out of memory. */
+static json_t *s_series(const char *key, int64_t first_day, int step, const int64_t *counts, int n)
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < n; i++) {
+        char label[16];
+        s_day_label(first_day + (int64_t)step * i, label);
+        if (!s_append(arr, json_pack("{s:s, s:I}", key, label, "count", (json_int_t)counts[i]))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+/* Rows of (name, count): counts[k] = the count of names[k] (0 if absent);
+ * names not listed add to counts[n] when other is set. */
+static void s_counts(const cmn_rows_t *rows, const char *const *names, int n, bool other,
+                     int64_t *counts)
+{
+    for (int i = 0; i < cmn_rows_count(rows); i++) {
+        const char *name = cmn_rows_get(rows, i, 0);
+        int k = 0;
+        while (k < n && !(name && strcmp(name, names[k]) == 0))
+            k++;
+        if (k < n || other)
+            counts[k] += cmn_rows_int(rows, i, 1, 0);
+    }
+}
+
 /* One integer from a query; the store's error on failure. */
 static int s_int(cmn_store_t *st, const char *sql, const cmn_param_t *p, int n, int64_t *ret)
 {
@@ -126,6 +178,8 @@ static char *s_mask_cius(const char *msg)
 
 /* ---- registrations ------------------------------------------------------ */
 
+static const char *const s_genders[4] = {"1", "2", "3", "4"};
+
 static int s_registrations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *out)
 {
     int64_t today = o->now_ms / S_DAY_MS;
@@ -133,6 +187,7 @@ static int s_registrations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *o
     int64_t first_week = s_monday(today) - 7 * (o->weeks - 1);
     int64_t from = first_day < first_week ? first_day : first_week;
     int64_t per_day[S_DAYS_MAX] = {0}, per_week[S_WEEKS_MAX] = {0}, total = 0, requests = 0;
+    int64_t by_gender[4] = {0, 0, 0, 0};
     cmn_param_t p[] = {P_INT(from * S_DAY_MS)};
     cmn_rows_t *rows = NULL;
     json_t *days = NULL, *weeks = NULL, *cities = NULL, *genders = NULL;
@@ -161,23 +216,10 @@ static int s_registrations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *o
     cmn_rows_destroy(&rows);
 
     r = -ENOMEM;
-    days = json_array();
-    weeks = json_array();
+    days = s_series("day", first_day, 1, per_day, o->days);
+    weeks = s_series("week", first_week, 7, per_week, o->weeks);
     if (days == NULL || weeks == NULL)
         goto out;
-    for (int i = 0; i < o->days; i++) {
-        char label[16];
-        s_day_label(first_day + i, label);
-        if (!s_append(days, json_pack("{s:s, s:I}", "day", label, "count", (json_int_t)per_day[i])))
-            goto out;
-    }
-    for (int i = 0; i < o->weeks; i++) {
-        char label[16];
-        s_day_label(first_week + 7 * i, label);
-        if (!s_append(weeks,
-                      json_pack("{s:s, s:I}", "week", label, "count", (json_int_t)per_week[i])))
-            goto out;
-    }
     /* city code: characters 8-9 of the CIU; gender: character 10 */
     r = cmn_store_query(st,
                         "SELECT substr(ciu, 8, 2), COUNT(*) FROM registry GROUP BY substr(ciu, "
@@ -186,11 +228,7 @@ static int s_registrations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *o
     if (r < 0)
         goto out;
     r = -ENOMEM;
-    cities = json_array();
-    for (int i = 0; cities && i < cmn_rows_count(rows); i++)
-        if (!s_append(cities, json_pack("{s:s, s:I}", "city", cmn_rows_get(rows, i, 0), "count",
-                                        (json_int_t)cmn_rows_int(rows, i, 1, 0))))
-            goto out;
+    cities = s_objects(rows, (const char *const[]){"city", "#count"}, 2);
     cmn_rows_destroy(&rows);
     r = cmn_store_query(st,
                         "SELECT substr(ciu, 10, 1), COUNT(*) FROM registry GROUP BY substr(ciu, "
@@ -199,16 +237,12 @@ static int s_registrations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *o
     if (r < 0)
         goto out;
     r = -ENOMEM;
+    s_counts(rows, s_genders, 4, false, by_gender);
     genders = json_array();
-    for (int g = 1; genders && g <= 4; g++) {
-        char code[2] = {(char)('0' + g), '\0'};
-        int64_t n = 0;
-        for (int i = 0; i < cmn_rows_count(rows); i++)
-            if (strcmp(cmn_rows_get(rows, i, 0) ? cmn_rows_get(rows, i, 0) : "", code) == 0)
-                n = cmn_rows_int(rows, i, 1, 0);
-        if (!s_append(genders, json_pack("{s:s, s:I}", "gender", code, "count", (json_int_t)n)))
+    for (int g = 0; genders && g < 4; g++)
+        if (!s_append(genders, json_pack("{s:s, s:I}", "gender", s_genders[g], "count",
+                                         (json_int_t)by_gender[g])))
             goto out;
-    }
     if (cities == NULL || genders == NULL)
         goto out;
     if (!s_set(out, "registrations",
@@ -279,10 +313,7 @@ static int s_conversations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *o
                         p, 4, &rows);
     if (r < 0)
         return r;
-    for (int i = 0; i < cmn_rows_count(rows); i++)
-        for (int k = 0; k < 3; k++)
-            if (strcmp(cmn_rows_get(rows, i, 0), types[k]) == 0)
-                counts[k] = cmn_rows_int(rows, i, 1, 0);
+    s_counts(rows, types, 3, false, counts);
     cmn_rows_destroy(&rows);
 
     /* where people gave up: the question an abandoned conversation was at */
@@ -292,13 +323,7 @@ static int s_conversations(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *o
                         pa, 2, &rows);
     if (r < 0)
         return r;
-    for (int i = 0; i < cmn_rows_count(rows); i++) {
-        int q = 6; /* not one of the questions */
-        for (int k = 0; k < 6; k++)
-            if (strcmp(cmn_rows_get(rows, i, 0), cmn_stats_questions[k]) == 0)
-                q = k;
-        at[q] += cmn_rows_int(rows, i, 1, 0);
-    }
+    s_counts(rows, cmn_stats_questions, 6, true, at); /* at[6]: not one of the questions */
     cmn_rows_destroy(&rows);
 
     r = s_median_duration(st, since, &median, &nd);
@@ -357,10 +382,7 @@ static int s_dhis2(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *out)
                         &rows);
     if (r < 0)
         return r;
-    for (int i = 0; i < cmn_rows_count(rows); i++)
-        for (int k = 0; k < 4; k++)
-            if (strcmp(cmn_rows_get(rows, i, 0), names[k]) == 0)
-                n[k] = cmn_rows_int(rows, i, 1, 0);
+    s_counts(rows, names, 4, false, n);
     cmn_rows_destroy(&rows);
     for (int k = 0; k < 2; k++) {
         cmn_param_t p[] = {P_TEXT(names[k])};
@@ -397,12 +419,7 @@ static int s_dhis2(cmn_store_t *st, const cmn_stats_opts_t *o, json_t *out)
     if (r < 0)
         goto out;
     r = -ENOMEM;
-    bridges = json_array();
-    for (int i = 0; bridges && i < cmn_rows_count(rows); i++)
-        if (!s_append(bridges, json_pack("{s:s, s:s, s:I}", "replica", cmn_rows_get(rows, i, 0),
-                                         "state", cmn_rows_get(rows, i, 1), "seen_ms",
-                                         (json_int_t)cmn_rows_int(rows, i, 2, 0))))
-            goto out;
+    bridges = s_objects(rows, (const char *const[]){"replica", "state", "#seen_ms"}, 3);
     if (bridges == NULL)
         goto out;
     if (!s_set(out, "dhis2",
@@ -461,12 +478,7 @@ static int s_delivery(cmn_store_t *st, json_t *out)
     if (r < 0)
         return r;
     r = -ENOMEM;
-    failures = json_array();
-    for (int i = 0; failures && i < cmn_rows_count(rows); i++)
-        if (!s_append(failures, json_pack("{s:s, s:s, s:I}", "channel", cmn_rows_get(rows, i, 0),
-                                          "code", cmn_rows_get(rows, i, 1), "count",
-                                          (json_int_t)cmn_rows_int(rows, i, 2, 0))))
-            goto out;
+    failures = s_objects(rows, (const char *const[]){"channel", "code", "#count"}, 3);
     if (failures == NULL)
         goto out;
     if (!s_set(out, "delivery",
@@ -588,16 +600,8 @@ int cmn_stats_duplicates(cmn_store_t *st, int limit, json_t **ret)
                         p, 2, &rows);
     if (r < 0)
         return r;
-    arr = json_array();
-    for (int i = 0; arr && i < cmn_rows_count(rows); i++)
-        if (!s_append(arr, json_pack("{s:I, s:s, s:s, s:o, s:I}", "id",
-                                     (json_int_t)cmn_rows_int(rows, i, 0, 0), "kind",
-                                     cmn_rows_get(rows, i, 1), "ciu", cmn_rows_get(rows, i, 2),
-                                     "other_ciu", s_text_or_null(cmn_rows_get(rows, i, 3)),
-                                     "created_ms", (json_int_t)cmn_rows_int(rows, i, 4, 0)))) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    arr =
+        s_objects(rows, (const char *const[]){"#id", "kind", "ciu", "other_ciu", "#created_ms"}, 5);
     cmn_rows_destroy(&rows);
     if (arr == NULL)
         return -ENOMEM;
