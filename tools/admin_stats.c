@@ -200,15 +200,18 @@ static void s_row_int(const char *label, json_t *v)
     s_row(label, buf);
 }
 
-/* A duration in seconds as "1 h 02 min", "3 min 05 s", "12 s". */
+/* A duration in seconds as "1 h 02 min", "3 min 05 s", "12 s", "0.4 s". */
 static void s_duration(json_t *v, char *out, size_t len)
 {
     if (!json_is_number(v)) {
         snprintf(out, len, "-");
         return;
     }
-    long long s = (long long)(json_number_value(v) + 0.5);
-    if (s >= 3600)
+    double d = json_number_value(v);
+    long long s = (long long)(d + 0.5);
+    if (d < 10)
+        snprintf(out, len, "%.1f s", d);
+    else if (s >= 3600)
         snprintf(out, len, "%lld h %02lld min", s / 3600, (s % 3600) / 60);
     else if (s >= 60)
         snprintf(out, len, "%lld min %02lld s", s / 60, s % 60);
