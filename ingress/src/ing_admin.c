@@ -181,7 +181,7 @@ static int s_token_parse(const ing_admin_t *a, const char *token, int64_t now_ms
         return -EACCES;
     dot1 = strchr(token, '.');
     dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    if (dot1 == NULL || dot2 == NULL || dot1 - token > 19 || dot1 == token ||
+    if (dot1 == NULL || dot2 == NULL || dot1 - token > 18 || dot1 == token ||
         (size_t)(dot2 - dot1 - 1) != S_NONCE_BYTES * 2 || strlen(dot2 + 1) != CMN_HEX256_LEN - 1)
         return -EACCES;
     for (const char *p = token; p < dot1; p++)
