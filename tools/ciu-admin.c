@@ -10,6 +10,7 @@
  *                                           (tools/admin_dhis2.c)
  *   ciu-admin channels [--json]             WhatsApp channels: on/paused, replies by status,
  *                                           failures by provider error code, delivery statuses
+ *   ciu-admin stats [--json]                the dashboard's figures (tools/admin_stats.c)
  *
  * It reads the same settings as the daemons (environment + ./.env) and opens
  * the same store (DATABASE_URL, or SQLite in CIU_DATA_DIR). It never shows a
@@ -44,6 +45,7 @@
 
 #include "admin_collisions.h"
 #include "admin_dhis2.h"
+#include "admin_stats.h"
 #include "admin_util.h"
 
 #define S_EXIT_NOT_FOUND 1
@@ -86,6 +88,9 @@ static void s_usage(FILE *f)
             "  dhis2 retry [--failed]       retry pending enrolments now (--failed: re-queue)\n"
             "  channels [--json]            WhatsApp channels: configured, paused (why), replies\n"
             "                               by status, failures by provider error code\n"
+            "  stats [--json]               the dashboard's figures: registrations,\n"
+            "                               conversations, duplicates, DHIS2, delivery,\n"
+            "                               queues (in French when LANG starts with fr)\n"
             "\n"
             "Exit status: 0 ok, 1 not found, 64 usage, 69 store unavailable, 70 internal error,\n"
             "78 bad configuration.\n");
@@ -235,6 +240,13 @@ static int s_cmd_collisions(s_admin_t *a)
     int version = 0;
     int code = s_need_schema(a, &version);
     return code != 0 ? code : admin_collisions(a->store, a->json);
+}
+
+static int s_cmd_stats(s_admin_t *a)
+{
+    int version = 0;
+    int code = s_need_schema(a, &version);
+    return code != 0 ? code : admin_stats(a->store, a->json);
 }
 
 static void s_iso(int64_t ms, char out[32])
@@ -625,9 +637,10 @@ static int s_run(const s_opts_t *o)
     bool registry = strcmp(o->cmd, "registry") == 0;
     bool channels = strcmp(o->cmd, "channels") == 0;
     bool collisions = strcmp(o->cmd, "collisions") == 0;
-    if (!migrate && !status && !dups && !registry && !channels && !collisions)
+    bool stats = strcmp(o->cmd, "stats") == 0;
+    if (!migrate && !status && !dups && !registry && !channels && !collisions && !stats)
         return admin_fail(CMN_EXIT_USAGE, "unknown command '%s' (see --help)", o->cmd);
-    if ((migrate || status || channels || collisions) && o->nargs != 0)
+    if ((migrate || status || channels || collisions || stats) && o->nargs != 0)
         return admin_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
     if (dups && !resolve && o->nargs != 0)
         return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
@@ -651,6 +664,8 @@ static int s_run(const s_opts_t *o)
             code = s_cmd_channels(&a);
         else if (collisions)
             code = s_cmd_collisions(&a);
+        else if (stats)
+            code = s_cmd_stats(&a);
         else
             code = s_cmd_registry(&a, o->args[0]);
     }

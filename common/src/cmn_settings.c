@@ -77,6 +77,8 @@ static const cmn_cfg_entry_t s_table[] = {
          "accept webhooks without checking their signature (local tests only)"),
     INT("CIU_MEDIA_TTL_SECONDS", "3600", 1, 604800, media_ttl_s,
         "seconds a media link (QR image) stays valid"),
+    SECRET("CIU_ADMIN_PASSWORD", NULL, admin_password,
+           "password of the programme dashboard at /admin/ (unset: the dashboard is off)"),
     INT("CIU_CONVERSATION_ADMIN_PORT", "8001", -1, 65535, admin_port_conversation,
         "health/metrics port of ciu-conversation (0: any, -1: disabled)"),
     INT("CIU_ENGINE_ADMIN_PORT", "8002", -1, 65535, admin_port_engine,

@@ -20,6 +20,7 @@
 #include "common/cmn_embed.h"
 #include "common/cmn_log.h"
 #include "common/cmn_members.h"
+#include "ing_admin.h"
 #include "ing_inbox.h"
 #include "ing_server.h"
 #include "ing_webhook.h"
@@ -94,6 +95,7 @@ struct ing_server {
     s_route_t routes[S_ROUTES_MAX];
     size_t nroutes;
     ing_inbox_t *inbox;
+    ing_admin_t *admin; /* the dashboard at /admin/; NULL: off (404) */
     struct MHD_Daemon *mhd;
     int port;
     /* reads (sim mailbox, media, health) share one handle under a lock */
@@ -773,6 +775,49 @@ static enum MHD_Result s_r_sim_redirect(ing_server_t *s, struct MHD_Connection *
     return r;
 }
 
+/* The dashboard (ing_admin.c): registered only with CIU_ADMIN_PASSWORD. */
+static enum MHD_Result s_r_admin_page(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return ing_admin_page(s->admin, c);
+}
+
+static enum MHD_Result s_r_admin_redirect(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return ing_admin_redirect(s->admin, c);
+}
+
+static enum MHD_Result s_r_admin_login(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    return ing_admin_login(s->admin, c, cmn_str_cstr(&req->body), req->body.len);
+}
+
+static enum MHD_Result s_r_admin_logout(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return ing_admin_logout(s->admin, c);
+}
+
+static enum MHD_Result s_r_admin_stats(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return ing_admin_stats(s->admin, c);
+}
+
+static enum MHD_Result s_r_admin_dups(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    (void)req;
+    return ing_admin_duplicates(s->admin, c);
+}
+
+static enum MHD_Result s_r_admin_reviewed(ing_server_t *s, struct MHD_Connection *c, s_req_t *req)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%.*s", (int)strcspn(req->uri, "?"), req->uri);
+    return ing_admin_reviewed(s->admin, c, path);
+}
+
 #define S_KIB 1024
 #define S_MIB (1024 * 1024)
 
@@ -812,6 +857,15 @@ static void s_routes_init(ing_server_t *s)
         s_add_sim_route(s, "GET", "/sim/", 0, s_r_sim_page);
         s_add_sim_route(s, "GET", "/sim", 0, s_r_sim_redirect);
         s_add_sim_route(s, "GET", "/", 0, s_r_sim_redirect);
+    }
+    if (s->d->settings.admin_password && s->d->settings.admin_password[0]) {
+        s_add_route(s, "GET", "/admin/", 0, s_r_admin_page);
+        s_add_route(s, "GET", "/admin", 0, s_r_admin_redirect);
+        s_add_route(s, "POST", "/admin/login", 4 * S_KIB, s_r_admin_login);
+        s_add_route(s, "POST", "/admin/logout", S_KIB, s_r_admin_logout);
+        s_add_route(s, "GET", "/admin/api/stats", 0, s_r_admin_stats);
+        s_add_route(s, "GET", "/admin/api/duplicates", 0, s_r_admin_dups);
+        s_add_route(s, "POST", "/admin/api/duplicates/*", S_KIB, s_r_admin_reviewed);
     }
 }
 
@@ -1104,6 +1158,24 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         log_error(S_MODULE, NULL, "cannot open the store: %s", err);
         goto fail;
     }
+    if (cfg->admin_password && cfg->admin_password[0]) {
+        ing_admin_cfg_t ac = {cfg->admin_password, d->salt, d->salt_len, url,  cfg->trust_proxy,
+                              cfg->public_url,     NULL,    0,           NULL, 0};
+        for (size_t i = 0; i < ing_www_count; i++) {
+            if (strcmp(ing_www_files[i].name, "admin.html") == 0) {
+                ac.page = ing_www_files[i].data;
+                ac.page_len = ing_www_files[i].len;
+            } else if (strcmp(ing_www_files[i].name, "admin-login.html") == 0) {
+                ac.login = ing_www_files[i].data;
+                ac.login_len = ing_www_files[i].len;
+            }
+        }
+        s->admin = ing_admin_new(&ac, err, sizeof(err));
+        if (s->admin == NULL) {
+            log_error(S_MODULE, NULL, "CIU_ADMIN_PASSWORD: cannot start the dashboard: %s", err);
+            goto fail;
+        }
+    }
     s->inbox = ing_inbox_new(d, cfg->ep_conversation, cfg->ev_ingress);
     if (s->inbox == NULL)
         goto fail;
@@ -1190,6 +1262,7 @@ void ing_server_destroy(ing_server_t **p)
         pthread_join(s->sub_thread, NULL);
     cmn_sub_destroy(&s->sub);
     ing_inbox_destroy(&s->inbox);
+    ing_admin_destroy(&s->admin);
     cmn_store_destroy(&s->reader);
     pthread_mutex_destroy(&s->park_lock);
     pthread_mutex_destroy(&s->reader_lock);

@@ -4,12 +4,15 @@
  * webhooks (WEBHOOK_PATH for both providers, /webhooks/twilio[/status],
  * /webhooks/meta; signatures checked, then stored), the simulator channel
  * (POST/GET /sim/messages, the chat page at /sim/), generated media
- * (/media/qr/<token>.png) and /health; /metrics is on the admin port only.
- * MHD runs an epoll loop on two threads and no handler ever blocks: a
- * request that waits for the inbox commit, or a long-poll that waits for a
- * reply, suspends its connection and is resumed by the inbox writer, the
- * event thread, or the watchdog at its deadline. A body over its route's
- * limit gets 413 as soon as it crosses it.
+ * (/media/qr/<token>.png), /health, and the programme dashboard under
+ * /admin/ when CIU_ADMIN_PASSWORD is set (ing_admin.c); /metrics is on the
+ * admin port only. MHD runs an epoll loop on two threads and no handler
+ * waits for other work (short store reads aside, the simulator's and the
+ * dashboard's, bounded by the store's deadline): a request that waits for
+ * the inbox commit, or a long-poll that waits for a reply, suspends its
+ * connection and is resumed by the inbox writer, the event thread, or the
+ * watchdog at its deadline. A body over its route's limit gets 413 as soon
+ * as it crosses it.
  */
 #ifndef ING_SERVER_H
 #define ING_SERVER_H

@@ -37,6 +37,7 @@ typedef struct {
     bool trust_proxy;        /* CIU_TRUST_PROXY */
     bool insecure_skip_signature; /* CIU_INSECURE_SKIP_SIGNATURE */
     long media_ttl_s;        /* CIU_MEDIA_TTL_SECONDS */
+    char *admin_password;    /* CIU_ADMIN_PASSWORD (secret): dashboard at /admin/; NULL: off */
     long admin_port_conversation; /* CIU_CONVERSATION_ADMIN_PORT */
     long admin_port_engine;       /* CIU_ENGINE_ADMIN_PORT */
     long admin_port_dhis2;        /* CIU_DHIS2_ADMIN_PORT */
