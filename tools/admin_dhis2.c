@@ -113,90 +113,33 @@ static void s_age(int64_t ms, char out[32])
 
 typedef struct {
     const dhis_config_t *cfg;
-    bool json;
-    json_t *list;
-    int failures;
-    int warnings;
+    admin_report_t *rep;
 } s_check_t;
 
+/* status: "ok", "warn", "FAIL" (a setting or DHIS2's metadata is wrong) or
+ * "DOWN" (DHIS2 does not answer). */
 static void s_report(s_check_t *k, const char *status, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void s_report(s_check_t *k, const char *status, const char *name, const char *fmt, ...)
 {
-    char detail[1024];
+    admin_status_t st = strcmp(status, "ok") == 0     ? ADMIN_OK
+                        : strcmp(status, "warn") == 0 ? ADMIN_WARN
+                        : strcmp(status, "DOWN") == 0 ? ADMIN_DOWN
+                                                      : ADMIN_FAIL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
+    admin_vreport(k->rep, st, name, fmt, ap);
     va_end(ap);
-    if (strcmp(status, "FAIL") == 0)
-        k->failures++;
-    else if (strcmp(status, "warn") == 0)
-        k->warnings++;
-    if (k->json) {
-        json_array_append_new(k->list, json_pack("{s:s, s:s, s:s}", "check", name, "status", status,
-                                                 "detail", detail));
-        return;
-    }
-    printf("%-5s %s: %s\n", status, name, detail);
 }
 
-typedef struct {
-    long status;
-    cmn_str_t body;
-    char error[CURL_ERROR_SIZE];
-    double seconds;
-} s_resp_t;
+typedef admin_http_t s_resp_t;
 
-static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
-{
-    s_resp_t *r = arg;
-    size_t len = size * n;
-    return cmn_str_append(&r->body, data, len) == 0 ? len : 0;
-}
-
-/* Blocking GET, or POST of a JSON body. status 0 when there was no answer
- * (error says why). */
+/* Blocking GET, or POST of a JSON body, with DHIS2's credentials when auth. */
 static void s_call(const dhis_config_t *c, const char *url, bool auth, const char *body,
                    s_resp_t *r)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *hd = NULL;
-    memset(r, 0, sizeof(*r));
-    r->body = (cmn_str_t)CMN_STR_INIT(S_BODY_MAX);
-    if (h == NULL) {
-        cmn_strlcpy(r->error, "out of memory", sizeof(r->error));
-        return;
-    }
-    hd = curl_slist_append(hd, "Accept: application/json");
-    if (auth && c->auth_header)
-        hd = curl_slist_append(hd, c->auth_header);
-    if (body) {
-        hd = curl_slist_append(hd, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s_on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->error);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ciu-admin/" CIU_VERSION);
-    if (auth && c->userpwd) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERPWD, c->userpwd);
-    }
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    } else if (r->error[0] == '\0') {
-        cmn_strlcpy(r->error, curl_easy_strerror(rc), sizeof(r->error));
-    }
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &r->seconds);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
+    const char *hd[] = {auth ? c->auth_header : NULL, NULL};
+    admin_http_call(url, hd, auth ? c->userpwd : NULL, body, c->timeout_s, r);
 }
 
 static void s_get(const dhis_config_t *c, const char *url, bool auth, s_resp_t *r)
@@ -331,36 +274,27 @@ static void s_check_org_unit(s_check_t *k, const char *uid, const char *what, js
     cmn_str_free(&r.body);
 }
 
-static int s_check(const s_opts_t *o)
+int admin_dhis2_checks(const cmn_settings_t *st, admin_report_t *report)
 {
-    cmn_settings_t st;
     dhis_config_t *cfg = NULL;
     char *err = NULL, text[512], path[512];
-    s_check_t k = {NULL, o->json, NULL, 0, 0};
+    s_check_t k = {NULL, report};
     s_resp_t r;
     json_t *me = NULL, *tet = NULL, *program = NULL, *info = NULL;
     dhis_dialect_t d;
     int code = CMN_EXIT_OK, rc;
 
-    if (cmn_settings_load(&st, &err) < 0) {
-        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
-        free(err);
-        return code;
-    }
-    k.list = json_array();
-    rc = dhis_config_new(&st, &cfg, &err);
+    rc = dhis_config_new(st, &cfg, &err);
     if (rc == -ENOENT) {
         s_report(&k, "FAIL", "configuration",
                  "DHIS2_BASE_URL: not set, DHIS2 is not configured (registrations wait as "
                  "pending; see docs/dhis2.md)");
-        code = CMN_EXIT_CONFIG;
-        goto out;
+        return CMN_EXIT_CONFIG;
     }
     if (rc < 0) {
         s_report(&k, "FAIL", "configuration", "%s", err ? err : cmn_strerror(rc));
         free(err);
-        code = CMN_EXIT_CONFIG;
-        goto out;
+        return CMN_EXIT_CONFIG;
     }
     k.cfg = cfg;
     s_report(&k, "ok", "configuration", "%s, %s", cfg->base_url,
@@ -372,7 +306,7 @@ static int s_check(const s_opts_t *o)
     s_get(cfg, path, false, &r);
     if (r.status != 200) {
         s_resp_text(&r, text, sizeof(text));
-        s_report(&k, "FAIL", "reachable",
+        s_report(&k, "DOWN", "reachable",
                  "GET %s: %s (check DHIS2_BASE_URL: the server's address, with its context "
                  "path if any, e.g. https://host/dhis)",
                  path, text);
@@ -573,13 +507,34 @@ static int s_check(const s_opts_t *o)
                  "off: potential duplicates wait for a person in DHIS2's deduplication screen");
     }
 done:
-    if (k.failures > 0)
-        code = S_EXIT_CHECK;
     curl_global_cleanup();
-out:
+    json_decref(me);
+    json_decref(tet);
+    json_decref(program);
+    json_decref(info);
+    dhis_config_destroy(&cfg);
+    return code;
+}
+
+static int s_check(const s_opts_t *o)
+{
+    cmn_settings_t st;
+    char *err = NULL;
+    admin_report_t k = {.json = o->json, .key = "check"};
+    int code;
+
+    if (cmn_settings_load(&st, &err) < 0) {
+        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
+        free(err);
+        return code;
+    }
+    code = admin_dhis2_checks(&st, &k);
+    if (code == CMN_EXIT_OK && k.failures > 0)
+        code = S_EXIT_CHECK;
     if (o->json) {
-        json_t *j = json_pack("{s:b, s:i, s:i, s:o}", "ok", k.failures == 0 && code == 0,
-                              "failures", k.failures, "warnings", k.warnings, "checks", k.list);
+        json_t *j =
+            json_pack("{s:b, s:i, s:i, s:o}", "ok", k.failures == 0 && code == 0, "failures",
+                      k.failures, "warnings", k.warnings, "checks", k.list ? k.list : json_array());
         k.list = NULL;
         int pc = admin_print_json(j);
         if (code == CMN_EXIT_OK)
@@ -592,11 +547,6 @@ out:
                k.failures, k.failures == 1 ? "" : "s");
     }
     json_decref(k.list);
-    json_decref(me);
-    json_decref(tet);
-    json_decref(program);
-    json_decref(info);
-    dhis_config_destroy(&cfg);
     cmn_settings_free(&st);
     return code;
 }
