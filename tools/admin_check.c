@@ -348,7 +348,9 @@ static void s_run(admin_report_t *k)
         admin_report(k, ADMIN_WARN, "channels",
                      "no WhatsApp channel: set the Twilio or the Meta variables (docs/channels.md)"
                      "%s",
-                     ch.simulator ? "; only the simulator answers" : "");
+                     !ch.simulator ? ""
+                     : k->json     ? "; only the simulator answers"
+                                   : admin_tr("; only the simulator answers"));
     if (ch.twilio || ch.meta)
         s_check_webhook(k, &s, &ch);
     s_check_qr(k, &s, &ch);

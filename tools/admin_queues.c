@@ -124,8 +124,8 @@ static int s_show(admin_db_t *db, bool json, long older_s)
         char age[32] = "-";
         if (pending)
             admin_age(now - oldest, age);
-        printf("%-13s %-13s %8lld %12s %8lld %8lld %8lld\n", q->stage, q->table, (long long)pending,
-               age, (long long)retry, (long long)leased, (long long)stuck);
+        printf(admin_tr("%-13s %-13s %8lld %12s %8lld %8lld %8lld\n"), q->stage, q->table,
+               (long long)pending, age, (long long)retry, (long long)leased, (long long)stuck);
         for (int k = 0; k < cmn_rows_count(rows); k++) {
             const char *err = cmn_rows_get(rows, k, 3);
             admin_age(now - cmn_rows_int(rows, k, 4, now), age);

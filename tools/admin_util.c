@@ -176,7 +176,7 @@ void admin_vreport(admin_report_t *k, admin_status_t st, const char *what, const
                                                  "status", words[st], "detail", detail));
         return;
     }
-    printf("%-5s %s: %s\n", words[st], name, detail);
+    printf(admin_tr("%-5s %s: %s\n"), words[st], name, detail);
 }
 
 #define S_HTTP_BODY_MAX ((size_t)8 << 20)

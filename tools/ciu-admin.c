@@ -368,10 +368,12 @@ static int s_cmd_duplicates_list(s_admin_t *a, bool all)
         if (arr == NULL)
             goto oom;
     } else if (cmn_rows_count(rows) == 0) {
-        printf("no %spotential duplicates\n", all ? "" : "open ");
+        printf("%s", all ? admin_tr("no potential duplicates\n")
+                         : admin_tr("no open potential duplicates\n"));
     } else {
-        printf("%-6s %-22s %-10s %-10s %-12s %-12s %-20s %s\n", "ID", "KIND", "CIU", "OTHER_CIU",
-               "USER", "OTHER_USER", "CREATED", "STATUS");
+        printf("%-6s %-22s %-10s %-10s %-12s %-12s %-20s %s\n", "ID", admin_tr("KIND"), "CIU",
+               admin_tr("OTHER_CIU"), admin_tr("USER"), admin_tr("OTHER_USER"), admin_tr("CREATED"),
+               admin_tr("STATUS"));
     }
     for (int i = 0; i < cmn_rows_count(rows); i++) {
         char created[32], user[S_KEY_SHORT + 1], other[S_KEY_SHORT + 1];
@@ -414,7 +416,7 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
     int version = 0, code;
 
     if (cmn_parse_long(arg, 1, LONG_MAX, &id) < 0)
-        return admin_fail(CMN_EXIT_USAGE, "duplicates resolve: '%s' is not a duplicate id", arg);
+        return admin_fail(CMN_EXIT_USAGE, "duplicates reviewed: '%s' is not a duplicate id", arg);
     code = s_need_schema(a, &version);
     if (code != 0)
         return code;
@@ -424,7 +426,7 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
         return s_store_fail(a, "update the duplicate");
     if (changed == 0)
         return admin_fail(S_EXIT_NOT_FOUND, "no duplicate with id %ld", id);
-    printf("duplicate %ld marked reviewed\n", id);
+    printf(admin_tr("duplicate %ld marked reviewed\n"), id);
     return CMN_EXIT_OK;
 }
 
@@ -473,7 +475,7 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
         if (a->json)
             code = admin_print_json(json_pack("{s:s, s:b}", "ciu", ciu, "registered", 0));
         else
-            printf("%s: not registered\n", ciu);
+            printf(admin_tr("%s: not registered\n"), ciu);
         return code == CMN_EXIT_OK ? S_EXIT_NOT_FOUND : code;
     }
     char first[32], last[32];
