@@ -6,9 +6,9 @@
 
 #define S_BATCH_DEFAULT 1000
 
-/* One table: the finished rows older than $1 are `cond`; `key` names the
- * primary key (a row value for the composite ones) the batched DELETE
- * selects by, `LIMIT $2` rows at a time. */
+/* One table: the finished rows older than $1 are `cond`; `key` lists the
+ * columns of the primary key (compared as a row value when there are
+ * several) the batched DELETE selects by, `LIMIT $2` rows at a time. */
 typedef struct {
     const char *table;
     const char *count_sql;
@@ -18,7 +18,7 @@ typedef struct {
 #define S_RULE(t, key, cond)                                                                       \
     {                                                                                              \
         t, "SELECT COUNT(*) FROM " t " WHERE " cond,                                               \
-            "DELETE FROM " t " WHERE " key " IN (SELECT " key " FROM " t " WHERE " cond            \
+            "DELETE FROM " t " WHERE (" key ") IN (SELECT " key " FROM " t " WHERE " cond          \
             " LIMIT $2)"                                                                           \
     }
 
@@ -31,9 +31,9 @@ static const s_rule_t s_rules[CMN_RETENTION_TABLES] = {
     /* sent (1) or failed for good (2); waiting (0) and in flight (3) stay */
     S_RULE("outbox", "id", "status IN (1, 2) AND created_ms < $1"),
     S_RULE("sim_messages", "id", "created_ms < $1"),
-    S_RULE("deliveries", "(channel, provider_id)", "updated_ms < $1"),
-    S_RULE("delivery_events", "(channel, provider_id, status)", "received_ms < $1"),
-    S_RULE("channel_media", "(channel, token)", "created_ms < $1"),
+    S_RULE("deliveries", "channel, provider_id", "updated_ms < $1"),
+    S_RULE("delivery_events", "channel, provider_id, status", "received_ms < $1"),
+    S_RULE("channel_media", "channel, token", "created_ms < $1"),
     S_RULE("events", "seq", "ts_ms < $1"),
 };
 
