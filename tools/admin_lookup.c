@@ -11,6 +11,7 @@
 #include "admin_i18n.h"
 #include "admin_lookup.h"
 #include "admin_util.h"
+#include "ciu_rules.h"
 #include "common/cmn_daemon.h"
 #include "common/cmn_str.h"
 
@@ -25,18 +26,14 @@ static const char s_usage[] =
 
 bool admin_ciu_parse(const char *arg, char *out, size_t outlen)
 {
+    char up[S_CIU_LEN + 1];
     if (arg == NULL || strlen(arg) != S_CIU_LEN || outlen <= S_CIU_LEN)
         return false;
-    for (size_t i = 0; i < S_CIU_LEN; i++) {
-        unsigned char c = (unsigned char)toupper((unsigned char)arg[i]);
-        bool ok = i == 6   ? isdigit(c) != 0
-                  : i == 9 ? (c >= '1' && c <= '4')
-                           : (c >= 'A' && c <= 'Z');
-        if (!ok)
-            return false;
-        out[i] = (char)c;
-    }
-    out[S_CIU_LEN] = '\0';
+    for (size_t i = 0; i <= S_CIU_LEN; i++)
+        up[i] = (char)toupper((unsigned char)arg[i]);
+    if (!ciu_is_valid(up)) /* the formula's own check (rules/) */
+        return false;
+    memcpy(out, up, sizeof(up));
     return true;
 }
 

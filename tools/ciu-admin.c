@@ -435,27 +435,10 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
 static int s_cmd_registry(s_admin_t *a, const char *arg)
 {
     char ciu[S_CIU_MAX + 1];
-    size_t len = strlen(arg);
     cmn_rows_t *rows = NULL;
     int version = 0, code;
 
-    if (len == 0 || len > S_CIU_MAX)
-        return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU", arg);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)arg[i];
-        if (!isalnum(c))
-            return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)",
-                              arg);
-        ciu[i] = (char)toupper(c);
-    }
-    ciu[len] = '\0';
-    /* the shape of ciu_is_valid (rules/): 6 letters, a digit, 2 letters, 1..4 */
-    bool shaped = len == 10;
-    for (size_t i = 0; shaped && i < len; i++)
-        shaped = i == 6   ? isdigit((unsigned char)ciu[i]) != 0
-                 : i == 9 ? (ciu[i] >= '1' && ciu[i] <= '4')
-                          : isalpha((unsigned char)ciu[i]) != 0;
-    if (!shaped)
+    if (!admin_ciu_parse(arg, ciu, sizeof(ciu)))
         return admin_fail(CMN_EXIT_USAGE,
                           "registry: '%s' is not a valid CIU (10 characters like MBEIBR7KN1: 6 "
                           "letters, a digit, 2 letters, a digit 1 to 4)",
