@@ -148,12 +148,10 @@ int admin_export_main(int argc, char **argv)
     admin_db_t db;
     FILE *f = stdout;
     char *tmp = NULL;
-    int c, code, version = 0;
+    int c, code;
 
-    if (admin_wants_help(argc, argv, s_usage))
+    if (admin_args_begin(argc, argv, s_usage))
         return CMN_EXIT_OK;
-    opterr = 0;
-    optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 's') {
             if (admin_parse_day(optarg, &since) < 0)
@@ -170,10 +168,7 @@ int admin_export_main(int argc, char **argv)
     }
     if (optind != argc)
         return admin_fail(CMN_EXIT_USAGE, "export takes no argument (see --help)");
-    memset(&db, 0, sizeof(db));
-    code = admin_db_open(&db, false);
-    if (code == CMN_EXIT_OK)
-        code = admin_db_need_schema(&db, &version);
+    code = admin_db_ready(&db);
     if (code != CMN_EXIT_OK)
         goto out;
     if (output) {

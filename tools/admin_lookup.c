@@ -153,12 +153,10 @@ int admin_lookup_main(int argc, char **argv)
     bool json = false;
     admin_db_t db;
     s_found_t f;
-    int c, code, version = 0;
+    int c, code;
 
-    if (admin_wants_help(argc, argv, s_usage))
+    if (admin_args_begin(argc, argv, s_usage))
         return CMN_EXIT_OK;
-    opterr = 0;
-    optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c != 'j')
             return admin_fail(CMN_EXIT_USAGE, "lookup: unknown option '%s' (see --help)",
@@ -172,11 +170,8 @@ int admin_lookup_main(int argc, char **argv)
                           "lookup: '%s' is not a valid CIU (10 characters like MBEIBR7KN1: 6 "
                           "letters, a digit, 2 letters, a digit 1 to 4)",
                           argv[optind]);
-    memset(&db, 0, sizeof(db));
     memset(&f, 0, sizeof(f));
-    code = admin_db_open(&db, false);
-    if (code == CMN_EXIT_OK)
-        code = admin_db_need_schema(&db, &version);
+    code = admin_db_ready(&db);
     if (code == CMN_EXIT_OK)
         code = s_read(db.store, ciu, &f);
     if (code != CMN_EXIT_OK)

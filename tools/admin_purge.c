@@ -38,12 +38,10 @@ int admin_purge_main(int argc, char **argv)
     admin_db_t db;
     cmn_retention_counts_t counts;
     long days = 0;
-    int c, code, version = 0;
+    int c, code;
 
-    if (admin_wants_help(argc, argv, s_usage))
+    if (admin_args_begin(argc, argv, s_usage))
         return CMN_EXIT_OK;
-    opterr = 0;
-    optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'd')
             days_arg = optarg;
@@ -61,10 +59,7 @@ int admin_purge_main(int argc, char **argv)
         return admin_fail(CMN_EXIT_USAGE, "purge: --days wants a number of days, 0 to %d",
                           S_DAYS_MAX);
 
-    memset(&db, 0, sizeof(db));
-    code = admin_db_open(&db, false);
-    if (code == CMN_EXIT_OK)
-        code = admin_db_need_schema(&db, &version);
+    code = admin_db_ready(&db);
     if (code != CMN_EXIT_OK)
         goto out;
     if (days_arg == NULL)

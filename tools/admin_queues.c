@@ -217,12 +217,10 @@ int admin_queues_main(int argc, char **argv)
     const char *stage = NULL;
     long older = S_OLDER_DEFAULT_S;
     admin_db_t db;
-    int c, code, version = 0;
+    int c, code;
 
-    if (admin_wants_help(argc, argv, s_usage))
+    if (admin_args_begin(argc, argv, s_usage))
         return CMN_EXIT_OK;
-    opterr = 0;
-    optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'j') {
             json = true;
@@ -264,10 +262,7 @@ int admin_queues_main(int argc, char **argv)
         if (cmn_parse_long(ids[i], 1, LONG_MAX, &id) < 0)
             return admin_fail(CMN_EXIT_USAGE, "queues retry: '%s' is not a row id", ids[i]);
     }
-    memset(&db, 0, sizeof(db));
-    code = admin_db_open(&db, false);
-    if (code == CMN_EXIT_OK)
-        code = admin_db_need_schema(&db, &version);
+    code = admin_db_ready(&db);
     if (code == CMN_EXIT_OK)
         code = retry ? s_retry(&db, stage, nids, ids) : s_show(&db, json, older);
     admin_db_close(&db);

@@ -1,4 +1,5 @@
 /* admin_util: helpers every ciu-admin command shares (see admin_util.h). */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -142,6 +143,23 @@ bool admin_wants_help(int argc, char **argv, const char *usage)
         }
     }
     return false;
+}
+
+bool admin_args_begin(int argc, char **argv, const char *usage)
+{
+    if (admin_wants_help(argc, argv, usage))
+        return true;
+    opterr = 0;
+    optind = 1;
+    return false;
+}
+
+int admin_db_ready(admin_db_t *db)
+{
+    int version = 0, code;
+    memset(db, 0, sizeof(*db));
+    code = admin_db_open(db, false);
+    return code == CMN_EXIT_OK ? admin_db_need_schema(db, &version) : code;
 }
 
 void admin_report(admin_report_t *k, admin_status_t st, const char *what, const char *fmt, ...)

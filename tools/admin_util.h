@@ -51,6 +51,12 @@ json_t *admin_json_text(const char *s);
 /* The command's own --help (after the command name): true when argv holds
  * -h or --help; then usage is printed on stdout. */
 bool admin_wants_help(int argc, char **argv, const char *usage);
+/* Start a command's getopt_long: true after printing usage for --help (exit
+ * 0), else false with getopt reset to argv[1] and its own errors off. */
+bool admin_args_begin(int argc, char **argv, const char *usage);
+/* admin_db_open (no create) and admin_db_need_schema in one: the store is
+ * open and migrated, or an exit status. db is zeroed first. */
+int admin_db_ready(admin_db_t *db);
 
 /* Checks, one line each ("ok", "warn" or "FAIL", what, detail), or a JSON
  * list of {key: what, status, detail} (key is "item" for `check` and
