@@ -29,6 +29,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import providers as P  # noqa: E402
+from dhis2_helpers import TOKEN as DHIS2_TOKEN  # noqa: E402
+from dhis2_helpers import FakeDhis2, bridge_env  # noqa: E402
 from stack import Person, check, pg_url, query, run, wait_for  # noqa: E402
 
 CIU_A = "MBEIBR7DA1"
@@ -216,6 +218,25 @@ def check_cmd(admin, stack):
                                                   "connect_timeout=2" % port}, expect=69)
         sock.close()
         check(re.search(r"^FAIL +store: ", out.stdout, re.M), "store down: %r" % out.stdout)
+
+    # DHIS2: the checks of `dhis2 check`, prefixed, in the same report
+    fake = FakeDhis2()
+    try:
+        out = admin("check", env=bridge_env(fake))
+        for name in ("reachable", "authentication", "program", "dry run"):
+            check(re.search(r"^ok +DHIS2 %s: " % name, out.stdout, re.M),
+                  "check with DHIS2: no ok line for %s: %r" % (name, out.stdout))
+        out = admin("check", env=bridge_env(fake, DHIS2_API_TOKEN="d2p_wrong"), expect=78)
+        check(re.search(r"^FAIL +DHIS2 authentication: .*DHIS2_API_TOKEN", out.stdout, re.M),
+              "check with a wrong DHIS2 token: %r" % out.stdout)
+        sock, port = closed_port()
+        out = admin("check", env=bridge_env(fake, DHIS2_BASE_URL="http://127.0.0.1:%d" % port),
+                    expect=69)
+        sock.close()
+        check(re.search(r"^FAIL +DHIS2 reachable: ", out.stdout, re.M),
+              "check with DHIS2 down: %r" % out.stdout)
+    finally:
+        fake.stop()
 
     media = os.path.join(stack.dir, "media")
     tw = P.start_twilio(media_dir=media, workdir=os.path.join(stack.dir, "fake-twilio"))
@@ -407,7 +428,7 @@ def scenario(stack):
     purge(admin, stack)
     text = "\n".join(admin.outputs)
     for secret in [n.lstrip("+") for n in NUMBERS] + [n[4:] for n in NUMBERS] + [
-            SALT, P.TWILIO_AUTH_TOKEN, P.META_TOKEN, VERIFY_TOKEN, P.META_APP_SECRET]:
+            SALT, P.TWILIO_AUTH_TOKEN, P.META_TOKEN, VERIFY_TOKEN, P.META_APP_SECRET, DHIS2_TOKEN]:
         check(secret not in text, "ciu-admin printed %r (a number or a secret)" % secret)
 
 
