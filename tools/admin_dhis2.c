@@ -88,27 +88,6 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     return 0;
 }
 
-static void s_iso(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        cmn_strlcpy(out, "-", 32);
-}
-
-static void s_age(int64_t ms, char out[32])
-{
-    int64_t s = ms / 1000;
-    if (s < 120)
-        snprintf(out, 32, "%lld s", (long long)s);
-    else if (s < 7200)
-        snprintf(out, 32, "%lld min", (long long)(s / 60));
-    else if (s < 172800)
-        snprintf(out, 32, "%lld h", (long long)(s / 3600));
-    else
-        snprintf(out, 32, "%lld days", (long long)(s / 86400));
-}
-
 /* ---- check ------------------------------------------------------------------ */
 
 typedef struct {
@@ -553,50 +532,21 @@ static int s_check(const s_opts_t *o)
 
 /* ---- status and retry ---------------------------------------------------------- */
 
-typedef struct {
-    cmn_settings_t settings;
-    bool loaded;
-    cmn_store_t *store;
-} s_db_t;
+typedef admin_db_t s_db_t;
 
+/* The store, with the DHIS2 tables (migration 3). */
 static int s_open(s_db_t *db)
 {
-    char *err = NULL, msg[512] = "", shown[512] = "";
-    int code = CMN_EXIT_OK, v = 0;
-    if (cmn_settings_load(&db->settings, &err) < 0) {
-        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
-        free(err);
-        return code;
-    }
-    db->loaded = true;
-    char *url = cmn_settings_store_url(&db->settings);
-    if (url == NULL)
-        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
-    bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
-    if (sqlite && access(url, F_OK) != 0)
-        code = admin_fail(CMN_EXIT_UNAVAILABLE,
-                      "no SQLite store at %s (check CIU_DATA_DIR / DATABASE_URL)", url);
-    else if (cmn_store_open(url, &db->store, msg, sizeof(msg)) < 0) {
-        cmn_store_url_redact(url, shown, sizeof(shown));
-        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
-    } else if (cmn_store_schema_version(db->store, &v) < 0 || v < 3) {
-        code = admin_fail(CMN_EXIT_UNAVAILABLE, "the store has no DHIS2 tables yet: run 'ciu-admin "
-                                            "migrate' or start a daemon");
-    }
-    free(url);
+    int code = admin_db_open(db, false), v = 0;
+    if (code == CMN_EXIT_OK && (cmn_store_schema_version(db->store, &v) < 0 || v < 3))
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "the store has no DHIS2 tables yet: run "
+                                                "'ciu-admin migrate' or start a daemon");
     return code;
 }
 
 static void s_close(s_db_t *db)
 {
-    cmn_store_destroy(&db->store);
-    if (db->loaded)
-        cmn_settings_free(&db->settings);
-}
-
-static json_t *s_jtext(const char *s)
-{
-    return s ? json_string(s) : json_null();
+    admin_db_close(db);
 }
 
 static int s_status(const s_opts_t *o)
@@ -652,29 +602,31 @@ static int s_status(const s_opts_t *o)
         json_t *j = json_object(), *c = json_object(), *b = json_array(), *u = json_object(),
                *f = json_array(), *le = json_null();
         json_object_set_new(j, "configured", json_boolean(configured));
-        json_object_set_new(j, "base_url", s_jtext(configured ? base : NULL));
+        json_object_set_new(j, "base_url", admin_json_text(configured ? base : NULL));
         for (int s = 0; s < 4; s++)
             json_object_set_new(c, names[s], json_integer(n[s]));
         json_object_set_new(j, "enrolments", c);
         json_object_set_new(j, "oldest_pending_age_s",
                             oldest_ms ? json_integer((now - oldest_ms) / 1000) : json_null());
         if (cmn_rows_count(last) > 0) {
-            s_iso(cmn_rows_int(last, 0, 0, 0), when);
-            le = json_pack(
-                "{s:s, s:s, s:I, s:o, s:o}", "at", when, "status", cmn_rows_get(last, 0, 1),
-                "http_status", (json_int_t)cmn_rows_int(last, 0, 2, 0), "error_codes",
-                s_jtext(cmn_rows_get(last, 0, 3)), "message", s_jtext(cmn_rows_get(last, 0, 4)));
+            admin_iso(cmn_rows_int(last, 0, 0, 0), when);
+            le = json_pack("{s:s, s:s, s:I, s:o, s:o}", "at", when, "status",
+                           cmn_rows_get(last, 0, 1), "http_status",
+                           (json_int_t)cmn_rows_int(last, 0, 2, 0), "error_codes",
+                           admin_json_text(cmn_rows_get(last, 0, 3)), "message",
+                           admin_json_text(cmn_rows_get(last, 0, 4)));
         }
         json_object_set_new(j, "last_error", le);
         for (int i = 0; i < cmn_rows_count(bridges); i++) {
             char since[32], seen[32];
-            s_iso(cmn_rows_int(bridges, i, 4, 0), since);
-            s_iso(cmn_rows_int(bridges, i, 5, 0), seen);
+            admin_iso(cmn_rows_int(bridges, i, 4, 0), since);
+            admin_iso(cmn_rows_int(bridges, i, 5, 0), seen);
             json_array_append_new(
                 b, json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "replica",
                              cmn_rows_get(bridges, i, 0), "state", cmn_rows_get(bridges, i, 1),
-                             "version", s_jtext(cmn_rows_get(bridges, i, 2)), "detail",
-                             s_jtext(cmn_rows_get(bridges, i, 3)), "since", since, "seen", seen));
+                             "version", admin_json_text(cmn_rows_get(bridges, i, 2)), "detail",
+                             admin_json_text(cmn_rows_get(bridges, i, 3)), "since", since, "seen",
+                             seen));
         }
         json_object_set_new(j, "bridges", b);
         for (int i = 0; i < cmn_rows_count(dups); i++)
@@ -682,12 +634,13 @@ static int s_status(const s_opts_t *o)
                                 json_integer(cmn_rows_int(dups, i, 1, 0)));
         json_object_set_new(j, "duplicates", u);
         for (int i = 0; i < cmn_rows_count(failed); i++) {
-            s_iso(cmn_rows_int(failed, i, 4, 0), when);
-            json_array_append_new(f, json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",
-                                               (json_int_t)cmn_rows_int(failed, i, 0, 0), "ciu",
-                                               cmn_rows_get(failed, i, 1), "error_codes",
-                                               s_jtext(cmn_rows_get(failed, i, 2)), "message",
-                                               s_jtext(cmn_rows_get(failed, i, 3)), "at", when));
+            admin_iso(cmn_rows_int(failed, i, 4, 0), when);
+            json_array_append_new(
+                f, json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",
+                             (json_int_t)cmn_rows_int(failed, i, 0, 0), "ciu",
+                             cmn_rows_get(failed, i, 1), "error_codes",
+                             admin_json_text(cmn_rows_get(failed, i, 2)), "message",
+                             admin_json_text(cmn_rows_get(failed, i, 3)), "at", when));
         }
         json_object_set_new(j, "failed", f);
         code = admin_print_json(j);
@@ -699,8 +652,8 @@ static int s_status(const s_opts_t *o)
         const char *state = cmn_rows_get(bridges, i, 1), *v = cmn_rows_get(bridges, i, 2),
                    *detail = cmn_rows_get(bridges, i, 3);
         char since[32];
-        s_iso(cmn_rows_int(bridges, i, 4, 0), since);
-        s_age(now - cmn_rows_int(bridges, i, 5, 0), age);
+        admin_iso(cmn_rows_int(bridges, i, 4, 0), since);
+        admin_age(now - cmn_rows_int(bridges, i, 5, 0), age);
         printf("bridge %s: %s since %s%s%s (seen %s ago)%s%s\n", cmn_rows_get(bridges, i, 0),
                strcmp(state, "open") == 0     ? "circuit open (DHIS2 unreachable)"
                : strcmp(state, "paused") == 0 ? "paused (credentials refused)"
@@ -709,14 +662,14 @@ static int s_status(const s_opts_t *o)
                detail ? detail : "");
     }
     if (oldest_ms)
-        s_age(now - oldest_ms, age);
+        admin_age(now - oldest_ms, age);
     printf("%-18s%lld%s%s%s\n", "pending:", (long long)(n[0] + n[1]), oldest_ms ? " (oldest " : "",
            oldest_ms ? age : "", oldest_ms ? ")" : "");
     printf("%-18s%lld\n", "synced:", (long long)n[2]);
     printf("%-18s%lld%s\n", "failed:", (long long)n[3],
            n[3] ? " (fix, then: ciu-admin dhis2 retry --failed)" : "");
     if (cmn_rows_count(last) > 0) {
-        s_iso(cmn_rows_int(last, 0, 0, 0), when);
+        admin_iso(cmn_rows_int(last, 0, 0, 0), when);
         printf("%-18s%s %s%s%s %s\n", "last error:", when, cmn_rows_get(last, 0, 3) ? "[" : "",
                cmn_rows_get(last, 0, 3) ? cmn_rows_get(last, 0, 3) : "",
                cmn_rows_get(last, 0, 3) ? "]" : "", cmn_rows_get(last, 0, 4));

@@ -342,11 +342,6 @@ oom:
 
 /* --- duplicates -------------------------------------------------------- */
 
-static json_t *s_json_text_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static int s_cmd_duplicates_list(s_admin_t *a, bool all)
 {
     cmn_rows_t *rows = NULL;
@@ -395,7 +390,7 @@ static int s_cmd_duplicates_list(s_admin_t *a, bool all)
         json_object_set_new(o, "id", json_integer(cmn_rows_int(rows, i, 0, 0)));
         json_object_set_new(o, "kind", json_string(cmn_rows_get(rows, i, 1)));
         json_object_set_new(o, "ciu", json_string(cmn_rows_get(rows, i, 2)));
-        json_object_set_new(o, "other_ciu", s_json_text_or_null(other_ciu));
+        json_object_set_new(o, "other_ciu", admin_json_text(other_ciu));
         json_object_set_new(o, "user", json_string(user));
         json_object_set_new(o, "other_user", other_key ? json_string(other) : json_null());
         json_object_set_new(o, "created", json_string(created));
