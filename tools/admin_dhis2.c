@@ -88,115 +88,37 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
     return 0;
 }
 
-static void s_iso(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        cmn_strlcpy(out, "-", 32);
-}
-
-static void s_age(int64_t ms, char out[32])
-{
-    int64_t s = ms / 1000;
-    if (s < 120)
-        snprintf(out, 32, "%lld s", (long long)s);
-    else if (s < 7200)
-        snprintf(out, 32, "%lld min", (long long)(s / 60));
-    else if (s < 172800)
-        snprintf(out, 32, "%lld h", (long long)(s / 3600));
-    else
-        snprintf(out, 32, "%lld days", (long long)(s / 86400));
-}
-
 /* ---- check ------------------------------------------------------------------ */
 
 typedef struct {
     const dhis_config_t *cfg;
-    bool json;
-    json_t *list;
-    int failures;
-    int warnings;
+    admin_report_t *rep;
 } s_check_t;
 
+/* status: "ok", "warn", "FAIL" (a setting or DHIS2's metadata is wrong) or
+ * "DOWN" (DHIS2 does not answer). */
 static void s_report(s_check_t *k, const char *status, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void s_report(s_check_t *k, const char *status, const char *name, const char *fmt, ...)
 {
-    char detail[1024];
+    admin_status_t st = strcmp(status, "ok") == 0     ? ADMIN_OK
+                        : strcmp(status, "warn") == 0 ? ADMIN_WARN
+                        : strcmp(status, "DOWN") == 0 ? ADMIN_DOWN
+                                                      : ADMIN_FAIL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
+    admin_vreport(k->rep, st, name, fmt, ap);
     va_end(ap);
-    if (strcmp(status, "FAIL") == 0)
-        k->failures++;
-    else if (strcmp(status, "warn") == 0)
-        k->warnings++;
-    if (k->json) {
-        json_array_append_new(k->list, json_pack("{s:s, s:s, s:s}", "check", name, "status", status,
-                                                 "detail", detail));
-        return;
-    }
-    printf("%-5s %s: %s\n", status, name, detail);
 }
 
-typedef struct {
-    long status;
-    cmn_str_t body;
-    char error[CURL_ERROR_SIZE];
-    double seconds;
-} s_resp_t;
+typedef admin_http_t s_resp_t;
 
-static size_t s_on_write(char *data, size_t size, size_t n, void *arg)
-{
-    s_resp_t *r = arg;
-    size_t len = size * n;
-    return cmn_str_append(&r->body, data, len) == 0 ? len : 0;
-}
-
-/* Blocking GET, or POST of a JSON body. status 0 when there was no answer
- * (error says why). */
+/* Blocking GET, or POST of a JSON body, with DHIS2's credentials when auth. */
 static void s_call(const dhis_config_t *c, const char *url, bool auth, const char *body,
                    s_resp_t *r)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *hd = NULL;
-    memset(r, 0, sizeof(*r));
-    r->body = (cmn_str_t)CMN_STR_INIT(S_BODY_MAX);
-    if (h == NULL) {
-        cmn_strlcpy(r->error, "out of memory", sizeof(r->error));
-        return;
-    }
-    hd = curl_slist_append(hd, "Accept: application/json");
-    if (auth && c->auth_header)
-        hd = curl_slist_append(hd, c->auth_header);
-    if (body) {
-        hd = curl_slist_append(hd, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s_on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->error);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ciu-admin/" CIU_VERSION);
-    if (auth && c->userpwd) {
-        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERPWD, c->userpwd);
-    }
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    } else if (r->error[0] == '\0') {
-        cmn_strlcpy(r->error, curl_easy_strerror(rc), sizeof(r->error));
-    }
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &r->seconds);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
+    const char *hd[] = {auth ? c->auth_header : NULL, NULL};
+    admin_http_call(url, hd, auth ? c->userpwd : NULL, body, c->timeout_s, r);
 }
 
 static void s_get(const dhis_config_t *c, const char *url, bool auth, s_resp_t *r)
@@ -331,36 +253,27 @@ static void s_check_org_unit(s_check_t *k, const char *uid, const char *what, js
     cmn_str_free(&r.body);
 }
 
-static int s_check(const s_opts_t *o)
+int admin_dhis2_checks(const cmn_settings_t *st, admin_report_t *report)
 {
-    cmn_settings_t st;
     dhis_config_t *cfg = NULL;
     char *err = NULL, text[512], path[512];
-    s_check_t k = {NULL, o->json, NULL, 0, 0};
+    s_check_t k = {NULL, report};
     s_resp_t r;
     json_t *me = NULL, *tet = NULL, *program = NULL, *info = NULL;
     dhis_dialect_t d;
     int code = CMN_EXIT_OK, rc;
 
-    if (cmn_settings_load(&st, &err) < 0) {
-        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
-        free(err);
-        return code;
-    }
-    k.list = json_array();
-    rc = dhis_config_new(&st, &cfg, &err);
+    rc = dhis_config_new(st, &cfg, &err);
     if (rc == -ENOENT) {
         s_report(&k, "FAIL", "configuration",
                  "DHIS2_BASE_URL: not set, DHIS2 is not configured (registrations wait as "
                  "pending; see docs/dhis2.md)");
-        code = CMN_EXIT_CONFIG;
-        goto out;
+        return CMN_EXIT_CONFIG;
     }
     if (rc < 0) {
         s_report(&k, "FAIL", "configuration", "%s", err ? err : cmn_strerror(rc));
         free(err);
-        code = CMN_EXIT_CONFIG;
-        goto out;
+        return CMN_EXIT_CONFIG;
     }
     k.cfg = cfg;
     s_report(&k, "ok", "configuration", "%s, %s", cfg->base_url,
@@ -372,7 +285,7 @@ static int s_check(const s_opts_t *o)
     s_get(cfg, path, false, &r);
     if (r.status != 200) {
         s_resp_text(&r, text, sizeof(text));
-        s_report(&k, "FAIL", "reachable",
+        s_report(&k, "DOWN", "reachable",
                  "GET %s: %s (check DHIS2_BASE_URL: the server's address, with its context "
                  "path if any, e.g. https://host/dhis)",
                  path, text);
@@ -573,13 +486,34 @@ static int s_check(const s_opts_t *o)
                  "off: potential duplicates wait for a person in DHIS2's deduplication screen");
     }
 done:
-    if (k.failures > 0)
-        code = S_EXIT_CHECK;
     curl_global_cleanup();
-out:
+    json_decref(me);
+    json_decref(tet);
+    json_decref(program);
+    json_decref(info);
+    dhis_config_destroy(&cfg);
+    return code;
+}
+
+static int s_check(const s_opts_t *o)
+{
+    cmn_settings_t st;
+    char *err = NULL;
+    admin_report_t k = {.json = o->json, .key = "check"};
+    int code;
+
+    if (cmn_settings_load(&st, &err) < 0) {
+        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
+        free(err);
+        return code;
+    }
+    code = admin_dhis2_checks(&st, &k);
+    if (code == CMN_EXIT_OK && k.failures > 0)
+        code = S_EXIT_CHECK;
     if (o->json) {
-        json_t *j = json_pack("{s:b, s:i, s:i, s:o}", "ok", k.failures == 0 && code == 0,
-                              "failures", k.failures, "warnings", k.warnings, "checks", k.list);
+        json_t *j =
+            json_pack("{s:b, s:i, s:i, s:o}", "ok", k.failures == 0 && code == 0, "failures",
+                      k.failures, "warnings", k.warnings, "checks", k.list ? k.list : json_array());
         k.list = NULL;
         int pc = admin_print_json(j);
         if (code == CMN_EXIT_OK)
@@ -592,61 +526,27 @@ out:
                k.failures, k.failures == 1 ? "" : "s");
     }
     json_decref(k.list);
-    json_decref(me);
-    json_decref(tet);
-    json_decref(program);
-    json_decref(info);
-    dhis_config_destroy(&cfg);
     cmn_settings_free(&st);
     return code;
 }
 
 /* ---- status and retry ---------------------------------------------------------- */
 
-typedef struct {
-    cmn_settings_t settings;
-    bool loaded;
-    cmn_store_t *store;
-} s_db_t;
+typedef admin_db_t s_db_t;
 
+/* The store, with the DHIS2 tables (migration 3). */
 static int s_open(s_db_t *db)
 {
-    char *err = NULL, msg[512] = "", shown[512] = "";
-    int code = CMN_EXIT_OK, v = 0;
-    if (cmn_settings_load(&db->settings, &err) < 0) {
-        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
-        free(err);
-        return code;
-    }
-    db->loaded = true;
-    char *url = cmn_settings_store_url(&db->settings);
-    if (url == NULL)
-        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
-    bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
-    if (sqlite && access(url, F_OK) != 0)
-        code = admin_fail(CMN_EXIT_UNAVAILABLE,
-                      "no SQLite store at %s (check CIU_DATA_DIR / DATABASE_URL)", url);
-    else if (cmn_store_open(url, &db->store, msg, sizeof(msg)) < 0) {
-        cmn_store_url_redact(url, shown, sizeof(shown));
-        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
-    } else if (cmn_store_schema_version(db->store, &v) < 0 || v < 3) {
-        code = admin_fail(CMN_EXIT_UNAVAILABLE, "the store has no DHIS2 tables yet: run 'ciu-admin "
-                                            "migrate' or start a daemon");
-    }
-    free(url);
+    int code = admin_db_open(db, false), v = 0;
+    if (code == CMN_EXIT_OK && (cmn_store_schema_version(db->store, &v) < 0 || v < 3))
+        code = admin_fail(CMN_EXIT_UNAVAILABLE, "the store has no DHIS2 tables yet: run "
+                                                "'ciu-admin migrate' or start a daemon");
     return code;
 }
 
 static void s_close(s_db_t *db)
 {
-    cmn_store_destroy(&db->store);
-    if (db->loaded)
-        cmn_settings_free(&db->settings);
-}
-
-static json_t *s_jtext(const char *s)
-{
-    return s ? json_string(s) : json_null();
+    admin_db_close(db);
 }
 
 static int s_status(const s_opts_t *o)
@@ -702,29 +602,31 @@ static int s_status(const s_opts_t *o)
         json_t *j = json_object(), *c = json_object(), *b = json_array(), *u = json_object(),
                *f = json_array(), *le = json_null();
         json_object_set_new(j, "configured", json_boolean(configured));
-        json_object_set_new(j, "base_url", s_jtext(configured ? base : NULL));
+        json_object_set_new(j, "base_url", admin_json_text(configured ? base : NULL));
         for (int s = 0; s < 4; s++)
             json_object_set_new(c, names[s], json_integer(n[s]));
         json_object_set_new(j, "enrolments", c);
         json_object_set_new(j, "oldest_pending_age_s",
                             oldest_ms ? json_integer((now - oldest_ms) / 1000) : json_null());
         if (cmn_rows_count(last) > 0) {
-            s_iso(cmn_rows_int(last, 0, 0, 0), when);
-            le = json_pack(
-                "{s:s, s:s, s:I, s:o, s:o}", "at", when, "status", cmn_rows_get(last, 0, 1),
-                "http_status", (json_int_t)cmn_rows_int(last, 0, 2, 0), "error_codes",
-                s_jtext(cmn_rows_get(last, 0, 3)), "message", s_jtext(cmn_rows_get(last, 0, 4)));
+            admin_iso(cmn_rows_int(last, 0, 0, 0), when);
+            le = json_pack("{s:s, s:s, s:I, s:o, s:o}", "at", when, "status",
+                           cmn_rows_get(last, 0, 1), "http_status",
+                           (json_int_t)cmn_rows_int(last, 0, 2, 0), "error_codes",
+                           admin_json_text(cmn_rows_get(last, 0, 3)), "message",
+                           admin_json_text(cmn_rows_get(last, 0, 4)));
         }
         json_object_set_new(j, "last_error", le);
         for (int i = 0; i < cmn_rows_count(bridges); i++) {
             char since[32], seen[32];
-            s_iso(cmn_rows_int(bridges, i, 4, 0), since);
-            s_iso(cmn_rows_int(bridges, i, 5, 0), seen);
+            admin_iso(cmn_rows_int(bridges, i, 4, 0), since);
+            admin_iso(cmn_rows_int(bridges, i, 5, 0), seen);
             json_array_append_new(
                 b, json_pack("{s:s, s:s, s:o, s:o, s:s, s:s}", "replica",
                              cmn_rows_get(bridges, i, 0), "state", cmn_rows_get(bridges, i, 1),
-                             "version", s_jtext(cmn_rows_get(bridges, i, 2)), "detail",
-                             s_jtext(cmn_rows_get(bridges, i, 3)), "since", since, "seen", seen));
+                             "version", admin_json_text(cmn_rows_get(bridges, i, 2)), "detail",
+                             admin_json_text(cmn_rows_get(bridges, i, 3)), "since", since, "seen",
+                             seen));
         }
         json_object_set_new(j, "bridges", b);
         for (int i = 0; i < cmn_rows_count(dups); i++)
@@ -732,12 +634,13 @@ static int s_status(const s_opts_t *o)
                                 json_integer(cmn_rows_int(dups, i, 1, 0)));
         json_object_set_new(j, "duplicates", u);
         for (int i = 0; i < cmn_rows_count(failed); i++) {
-            s_iso(cmn_rows_int(failed, i, 4, 0), when);
-            json_array_append_new(f, json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",
-                                               (json_int_t)cmn_rows_int(failed, i, 0, 0), "ciu",
-                                               cmn_rows_get(failed, i, 1), "error_codes",
-                                               s_jtext(cmn_rows_get(failed, i, 2)), "message",
-                                               s_jtext(cmn_rows_get(failed, i, 3)), "at", when));
+            admin_iso(cmn_rows_int(failed, i, 4, 0), when);
+            json_array_append_new(
+                f, json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",
+                             (json_int_t)cmn_rows_int(failed, i, 0, 0), "ciu",
+                             cmn_rows_get(failed, i, 1), "error_codes",
+                             admin_json_text(cmn_rows_get(failed, i, 2)), "message",
+                             admin_json_text(cmn_rows_get(failed, i, 3)), "at", when));
         }
         json_object_set_new(j, "failed", f);
         code = admin_print_json(j);
@@ -749,8 +652,8 @@ static int s_status(const s_opts_t *o)
         const char *state = cmn_rows_get(bridges, i, 1), *v = cmn_rows_get(bridges, i, 2),
                    *detail = cmn_rows_get(bridges, i, 3);
         char since[32];
-        s_iso(cmn_rows_int(bridges, i, 4, 0), since);
-        s_age(now - cmn_rows_int(bridges, i, 5, 0), age);
+        admin_iso(cmn_rows_int(bridges, i, 4, 0), since);
+        admin_age(now - cmn_rows_int(bridges, i, 5, 0), age);
         printf("bridge %s: %s since %s%s%s (seen %s ago)%s%s\n", cmn_rows_get(bridges, i, 0),
                strcmp(state, "open") == 0     ? "circuit open (DHIS2 unreachable)"
                : strcmp(state, "paused") == 0 ? "paused (credentials refused)"
@@ -759,14 +662,14 @@ static int s_status(const s_opts_t *o)
                detail ? detail : "");
     }
     if (oldest_ms)
-        s_age(now - oldest_ms, age);
+        admin_age(now - oldest_ms, age);
     printf("%-18s%lld%s%s%s\n", "pending:", (long long)(n[0] + n[1]), oldest_ms ? " (oldest " : "",
            oldest_ms ? age : "", oldest_ms ? ")" : "");
     printf("%-18s%lld\n", "synced:", (long long)n[2]);
     printf("%-18s%lld%s\n", "failed:", (long long)n[3],
            n[3] ? " (fix, then: ciu-admin dhis2 retry --failed)" : "");
     if (cmn_rows_count(last) > 0) {
-        s_iso(cmn_rows_int(last, 0, 0, 0), when);
+        admin_iso(cmn_rows_int(last, 0, 0, 0), when);
         printf("%-18s%s %s%s%s %s\n", "last error:", when, cmn_rows_get(last, 0, 3) ? "[" : "",
                cmn_rows_get(last, 0, 3) ? cmn_rows_get(last, 0, 3) : "",
                cmn_rows_get(last, 0, 3) ? "]" : "", cmn_rows_get(last, 0, 4));

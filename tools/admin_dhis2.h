@@ -13,6 +13,15 @@
 #ifndef ADMIN_DHIS2_H
 #define ADMIN_DHIS2_H
 
+#include "admin_util.h"
+#include "common/cmn_settings.h"
+
+/* Run the DHIS2 checks of `dhis2 check` against st's DHIS2, one report line
+ * each (`ciu-admin check` calls it too). A wrong setting is ADMIN_FAIL,
+ * DHIS2 not answering ADMIN_DOWN. CMN_EXIT_CONFIG when DHIS2 is not
+ * configured or its settings do not parse, else CMN_EXIT_OK (see rep). */
+int admin_dhis2_checks(const cmn_settings_t *st, admin_report_t *rep);
+
 /* argv[0] is "dhis2". Returns the exit status (sysexits, as ciu-admin). */
 int admin_dhis2_main(int argc, char **argv);
 

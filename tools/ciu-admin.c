@@ -4,8 +4,10 @@
  *   ciu-admin migrate                       apply the migrations, print the schema version
  *   ciu-admin status [--json]               queue sizes, registry, duplicates, DHIS2 sync
  *   ciu-admin duplicates [--json] [--all]   potential duplicates (open ones by default)
- *   ciu-admin duplicates resolve ID         mark one as reviewed
+ *   ciu-admin duplicates reviewed ID        mark one as reviewed (alias: resolve)
  *   ciu-admin registry [--json] CIU         one CIU: request count, first and last dates
+ *   ciu-admin check | lookup | export | purge | queues | backup | restore
+ *                                           tools/admin_<command>.c, docs/admin.md
  *   ciu-admin dhis2 check|status|retry      DHIS2: verify settings, queue state, re-queue
  *                                           (tools/admin_dhis2.c)
  *   ciu-admin channels [--json]             WhatsApp channels: on/paused, replies by status,
@@ -17,7 +19,7 @@
  * phone number: the store holds keyed hashes only, shortened here to 12 hex
  * digits. Exit status (sysexits, as the daemons): 0 ok, 1 not found, 64 bad
  * command line, 69 store unavailable, 70 internal error, 78 bad configuration.
- * See docs/operations.md.
+ * Output in French when the locale says so (admin_i18n.h). See docs/admin.md.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <zmq.h>
 
 #include "common/cmn_channels.h"
 #include "common/cmn_crypto.h"
@@ -43,12 +46,19 @@
 #include "common/cmn_store.h"
 #include "common/cmn_str.h"
 
+#include "admin_backup.h"
+#include "admin_check.h"
 #include "admin_collisions.h"
 #include "admin_dhis2.h"
+#include "admin_export.h"
+#include "admin_i18n.h"
+#include "admin_lookup.h"
+#include "admin_purge.h"
+#include "admin_queues.h"
 #include "admin_stats.h"
 #include "admin_util.h"
 
-#define S_EXIT_NOT_FOUND 1
+#define S_EXIT_NOT_FOUND ADMIN_EXIT_NOT_FOUND
 #define S_SALT_BYTES 32
 #define S_KEY_SHORT 12 /* hex digits of a user key shown */
 #define S_CIU_MAX 15
@@ -62,54 +72,94 @@ typedef struct {
 } s_opts_t;
 
 typedef struct {
-    cmn_settings_t settings;
-    bool settings_loaded;
-    cmn_store_t *store;
+    admin_db_t db;
     bool json;
 } s_admin_t;
 
+static const char s_usage_text[] =
+    "usage: ciu-admin COMMAND [OPTIONS]   (ciu-admin COMMAND --help: that command)\n"
+    "The operator's tool for ciu; reads the daemons' settings (environment + ./.env).\n"
+    "\n"
+    "  check [--json]               everything to get right before going live, one line\n"
+    "                               each: settings, store, salt, channels, webhook, DHIS2\n"
+    "  gen-salt                     print a new random UIC_SALT (32 bytes, 64 hex digits)\n"
+    "  gen-bus-key                  print a new CIU_BUS_CURVE_SECRET_KEY (bus encryption)\n"
+    "  migrate                      apply pending migrations, print the schema version\n"
+    "  status [--json]              schema version and queue, registry, duplicate,\n"
+    "                               DHIS2 sync and session counts\n"
+    "  stats [--json]               the dashboard's figures: registrations, conversations,\n"
+    "                               duplicates, DHIS2, delivery, queues\n"
+    "  queues [--json] [--older S]  work waiting at each stage, rows stuck for S seconds\n"
+    "  queues retry [--stage S] [ID...]  make rows waiting for a retry due now\n"
+    "  lookup [--json] CIU          what the store knows of one CIU\n"
+    "  registry [--json] CIU        request count and first/last dates of one CIU\n"
+    "  duplicates [--json] [--all]  list potential duplicates (open ones; --all: all)\n"
+    "  duplicates reviewed ID       mark duplicate ID as reviewed (alias: resolve)\n"
+    "  export [--since DAY] [--output FILE]  the registry as CSV, no phone numbers\n"
+    "  purge [--days N] [--dry-run] delete finished work older than CIU_RETENTION_DAYS\n"
+    "  backup FILE | restore FILE   copy the store to FILE / put a backup back\n"
+    "  collisions [--json]          how likely two people share a CIU, overall and\n"
+    "                               per city, from the registry (docs/ciu-rules.md)\n"
+    "  dhis2 check [--json]         verify the DHIS2 settings against the server\n"
+    "  dhis2 status [--json]        DHIS2 enrolments: pending, synced, failed, last error\n"
+    "  dhis2 retry [--failed]       retry pending enrolments now (--failed: re-queue)\n"
+    "  channels [--json]            WhatsApp channels: configured, paused (why), replies\n"
+    "                               by status, failures by provider error code\n"
+    "\n"
+    "Exit status: 0 ok, 1 not found, 64 usage, 69 store or service unavailable,\n"
+    "70 internal error, 78 bad configuration. French output when LANG (or LC_ALL,\n"
+    "LC_MESSAGES) starts with fr; CIU_ADMIN_LANG=fr|en forces it. See docs/admin.md.\n";
+
 static void s_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ciu-admin COMMAND [OPTIONS]\n"
-            "Operator tool for the ciu store; reads the daemons' settings (environment + ./.env).\n"
-            "\n"
-            "  gen-salt                     print a new random UIC_SALT (32 bytes, 64 hex digits)\n"
-            "  migrate                      apply pending migrations, print the schema version\n"
-            "  status [--json]              schema version and queue, registry, duplicate,\n"
-            "                               DHIS2 sync and session counts\n"
-            "  duplicates [--json] [--all]  list potential duplicates (open ones; --all: all)\n"
-            "  duplicates resolve ID        mark duplicate ID as reviewed\n"
-            "  registry [--json] CIU        request count and first/last dates of one CIU\n"
-            "  collisions [--json]          how likely two people share a CIU, overall and\n"
-            "                               per city, from the registry (docs/ciu-rules.md)\n"
-            "  dhis2 check [--json]         verify the DHIS2 settings against the server\n"
-            "  dhis2 status [--json]        DHIS2 enrolments: pending, synced, failed, last error\n"
-            "  dhis2 retry [--failed]       retry pending enrolments now (--failed: re-queue)\n"
-            "  channels [--json]            WhatsApp channels: configured, paused (why), replies\n"
-            "                               by status, failures by provider error code\n"
-            "  stats [--json]               the dashboard's figures: registrations,\n"
-            "                               conversations, duplicates, DHIS2, delivery,\n"
-            "                               queues (in French when LANG starts with fr)\n"
-            "\n"
-            "Exit status: 0 ok, 1 not found, 64 usage, 69 store unavailable, 70 internal error,\n"
-            "78 bad configuration.\n");
+    fputs(admin_tr(s_usage_text), f);
 }
 
-int admin_fail(int code, const char *fmt, ...)
+/* The usage of one of the commands this file runs. */
+static void s_command_usage(const char *cmd)
 {
-    va_list ap;
-    fputs("ciu-admin: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
+    static const struct {
+        const char *cmd;
+        const char *usage;
+    } u[] = {
+        {"gen-salt", "usage: ciu-admin gen-salt\n"
+                     "Print a new random UIC_SALT (32 bytes as 64 hex digits).\n"},
+        {"gen-bus-key", "usage: ciu-admin gen-bus-key\n"
+                        "Print a new CIU_BUS_CURVE_SECRET_KEY: 40 characters, the same for every "
+                        "daemon\n(docs/operations.md, securing the bus).\n"},
+        {"stats", "usage: ciu-admin stats [--json]\n"
+                  "The dashboard's figures as a table: registrations, conversations, "
+                  "duplicates,\nDHIS2, delivery, queues (docs/dashboard.md).\n"},
+        {"migrate", "usage: ciu-admin migrate\n"
+                    "Apply the pending migrations to the store, print the schema version.\n"},
+        {"status", "usage: ciu-admin status [--json]\n"
+                   "Schema version and the counts of the queues, the registry, open "
+                   "duplicates,\nDHIS2 sync and active sessions.\n"},
+        {"duplicates", "usage: ciu-admin duplicates [--json] [--all]\n"
+                       "       ciu-admin duplicates reviewed ID   (alias: resolve)\n"
+                       "List the potential duplicates (the open ones; --all: every one), or "
+                       "mark one\nas reviewed.\n"},
+        {"registry", "usage: ciu-admin registry [--json] CIU\n"
+                     "Request count and first and last request of one CIU (see also "
+                     "lookup).\n"},
+        {"collisions", "usage: ciu-admin collisions [--json]\n"
+                       "How likely two people share a CIU, overall and per city "
+                       "(docs/ciu-rules.md).\n"},
+        {"channels", "usage: ciu-admin channels [--json]\n"
+                     "WhatsApp channels: on, paused (why), replies by status, failures by "
+                     "provider\nerror code, delivery statuses.\n"},
+    };
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+        if (strcmp(u[i].cmd, cmd) == 0) {
+            fputs(admin_tr(u[i].usage), stdout);
+            return;
+        }
+    s_usage(stdout);
 }
 
 static int s_store_fail(s_admin_t *a, const char *what)
 {
-    return admin_fail(CMN_EXIT_UNAVAILABLE, "cannot %s: %s", what, cmn_store_errmsg(a->store));
+    return admin_store_fail(a->db.store, what);
 }
 
 /* 0, or an exit code after printing why. */
@@ -151,7 +201,7 @@ static int s_parse(int argc, char **argv, s_opts_t *o)
             o->all = true;
             break;
         case 'h':
-            s_usage(stdout);
+            s_command_usage(o->cmd);
             return CMN_BOOT_DONE;
         default:
             return admin_fail(CMN_EXIT_USAGE, "%s: unknown option '%s' (see --help)", o->cmd,
@@ -172,89 +222,35 @@ static int s_gen_salt(void)
     return CMN_EXIT_OK;
 }
 
-/* Load the settings and open the store. `create`: make the SQLite folder
- * (migrate); otherwise a missing SQLite file is "unavailable", not created. */
-static int s_open(s_admin_t *a, bool create)
+/* A new CURVE key pair's secret half, Z85 (CIU_BUS_CURVE_SECRET_KEY). */
+static int s_gen_bus_key(void)
 {
-    char *err = NULL, msg[512] = "", shown[512] = "";
-    char *url = NULL;
-    int r, code = CMN_EXIT_OK;
-
-    if (cmn_settings_load(&a->settings, &err) < 0) {
-        code = admin_fail(CMN_EXIT_CONFIG, "bad configuration: %s", err ? err : "?");
-        free(err);
-        return code;
-    }
-    a->settings_loaded = true;
-    url = cmn_settings_store_url(&a->settings);
-    if (url == NULL)
-        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
-    bool sqlite = strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0;
-    if (sqlite && create) {
-        r = cmn_settings_make_data_dir(&a->settings);
-        if (r < 0) {
-            code = admin_fail(CMN_EXIT_CONFIG, "CIU_DATA_DIR: cannot create '%s': %s",
-                          a->settings.data_dir, strerror(-r));
-            goto out;
-        }
-    } else if (sqlite && access(url, F_OK) != 0) {
-        code = admin_fail(CMN_EXIT_UNAVAILABLE,
-                      "no SQLite store at %s (check CIU_DATA_DIR / DATABASE_URL, or run "
-                      "'ciu-admin migrate')",
-                      url);
-        goto out;
-    }
-    r = cmn_store_open(url, &a->store, msg, sizeof(msg));
-    if (r < 0) {
-        cmn_store_url_redact(url, shown, sizeof(shown));
-        code = admin_fail(CMN_EXIT_UNAVAILABLE, "cannot open the store %s: %s", shown, msg);
-    }
-out:
-    free(url);
-    return code;
-}
-
-static void s_close(s_admin_t *a)
-{
-    cmn_store_destroy(&a->store);
-    if (a->settings_loaded)
-        cmn_settings_free(&a->settings);
-    a->settings_loaded = false;
+    char pub[41], sec[41];
+    if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0)
+        return admin_fail(CMN_EXIT_SOFTWARE, "this libzmq cannot make CURVE keys");
+    printf("%s\n", sec);
+    memset(sec, 0, sizeof(sec));
+    return CMN_EXIT_OK;
 }
 
 /* The schema version; an exit code when the store is not migrated. */
 static int s_need_schema(s_admin_t *a, int *ret_version)
 {
-    int v = 0;
-    if (cmn_store_schema_version(a->store, &v) < 0)
-        return s_store_fail(a, "read the schema version");
-    if (v < 1)
-        return admin_fail(CMN_EXIT_UNAVAILABLE,
-                      "the store has no schema yet: run 'ciu-admin migrate' or start a daemon");
-    *ret_version = v;
-    return 0;
+    return admin_db_need_schema(&a->db, ret_version);
 }
 
 static int s_cmd_collisions(s_admin_t *a)
 {
     int version = 0;
     int code = s_need_schema(a, &version);
-    return code != 0 ? code : admin_collisions(a->store, a->json);
+    return code != 0 ? code : admin_collisions(a->db.store, a->json);
 }
 
 static int s_cmd_stats(s_admin_t *a)
 {
     int version = 0;
     int code = s_need_schema(a, &version);
-    return code != 0 ? code : admin_stats(a->store, a->json);
-}
-
-static void s_iso(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        cmn_strlcpy(out, "?", 32);
+    return code != 0 ? code : admin_stats(a->db.store, a->json);
 }
 
 static void s_short_key(const char *key, char out[S_KEY_SHORT + 1])
@@ -262,29 +258,16 @@ static void s_short_key(const char *key, char out[S_KEY_SHORT + 1])
     cmn_strlcpy(out, key ? key : "-", S_KEY_SHORT + 1);
 }
 
-int admin_print_json(json_t *j)
-{
-    int code = CMN_EXIT_OK;
-    if (j == NULL)
-        return admin_fail(CMN_EXIT_SOFTWARE, "out of memory");
-    if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-        code = admin_fail(CMN_EXIT_SOFTWARE, "cannot write JSON");
-    else
-        fputc('\n', stdout);
-    json_decref(j);
-    return code;
-}
-
 /* --- migrate ----------------------------------------------------------- */
 
 static int s_cmd_migrate(s_admin_t *a)
 {
     int before = 0, after = 0;
-    if (cmn_store_schema_version(a->store, &before) < 0)
+    if (cmn_store_schema_version(a->db.store, &before) < 0)
         return s_store_fail(a, "read the schema version");
-    if (cmn_store_migrate(a->store) < 0)
+    if (cmn_store_migrate(a->db.store) < 0)
         return s_store_fail(a, "migrate the store");
-    if (cmn_store_schema_version(a->store, &after) < 0)
+    if (cmn_store_schema_version(a->db.store, &after) < 0)
         return s_store_fail(a, "read the schema version");
     if (after == before)
         printf("schema version %d (up to date)\n", after);
@@ -315,7 +298,7 @@ static int s_cmd_status(s_admin_t *a)
         {"sessions", "active", "SELECT COUNT(*) FROM sessions WHERE updated_ms >= $1", 0},
     };
     size_t n = sizeof(counts) / sizeof(counts[0]);
-    int64_t since = cmn_now_ms() - a->settings.session_timeout_min * 60 * 1000;
+    int64_t since = cmn_now_ms() - a->db.settings.session_timeout_min * 60 * 1000;
     cmn_param_t p[] = {P_INT(since)};
     cmn_rows_t *sync = NULL;
     json_t *j = NULL, *g = NULL;
@@ -327,19 +310,20 @@ static int s_cmd_status(s_admin_t *a)
     for (size_t i = 0; i < n; i++) {
         cmn_rows_t *rows = NULL;
         bool param = strchr(counts[i].sql, '$') != NULL;
-        if (cmn_store_query(a->store, counts[i].sql, param ? p : NULL, param ? 1 : 0, &rows) < 0)
+        if (cmn_store_query(a->db.store, counts[i].sql, param ? p : NULL, param ? 1 : 0, &rows) < 0)
             return s_store_fail(a, "count rows");
         counts[i].value = cmn_rows_int(rows, 0, 0, 0);
         cmn_rows_destroy(&rows);
     }
-    if (cmn_store_query(a->store, "SELECT status, COUNT(*) FROM dhis2_sync GROUP BY status "
-                                  "ORDER BY status",
+    if (cmn_store_query(a->db.store,
+                        "SELECT status, COUNT(*) FROM dhis2_sync GROUP BY status "
+                        "ORDER BY status",
                         NULL, 0, &sync) < 0)
         return s_store_fail(a, "count DHIS2 sync rows");
 
     if (!a->json) {
         printf("%-22s%s\n", "store:",
-               cmn_store_kind(a->store) == CMN_STORE_POSTGRES ? "postgresql" : "sqlite");
+               cmn_store_kind(a->db.store) == CMN_STORE_POSTGRES ? "postgresql" : "sqlite");
         printf("%-22s%d\n", "schema version:", version);
         for (size_t i = 0; i < n; i++) {
             char label[48];
@@ -360,9 +344,9 @@ static int s_cmd_status(s_admin_t *a)
     j = json_object();
     if (j == NULL)
         goto oom;
-    json_object_set_new(j, "store", json_string(cmn_store_kind(a->store) == CMN_STORE_POSTGRES
-                                                     ? "postgresql"
-                                                     : "sqlite"));
+    json_object_set_new(
+        j, "store",
+        json_string(cmn_store_kind(a->db.store) == CMN_STORE_POSTGRES ? "postgresql" : "sqlite"));
     json_object_set_new(j, "schema_version", json_integer(version));
     for (size_t i = 0; i < n; i++) {
         g = json_object_get(j, counts[i].group);
@@ -388,11 +372,6 @@ oom:
 
 /* --- duplicates -------------------------------------------------------- */
 
-static json_t *s_json_text_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static int s_cmd_duplicates_list(s_admin_t *a, bool all)
 {
     cmn_rows_t *rows = NULL;
@@ -402,7 +381,7 @@ static int s_cmd_duplicates_list(s_admin_t *a, bool all)
 
     if (code != 0)
         return code;
-    if (cmn_store_query(a->store,
+    if (cmn_store_query(a->db.store,
                         all ? "SELECT id, kind, ciu, other_ciu, user_key, other_user_key, "
                               "created_ms, status FROM duplicates ORDER BY id"
                             : "SELECT id, kind, ciu, other_ciu, user_key, other_user_key, "
@@ -414,16 +393,18 @@ static int s_cmd_duplicates_list(s_admin_t *a, bool all)
         if (arr == NULL)
             goto oom;
     } else if (cmn_rows_count(rows) == 0) {
-        printf("no %spotential duplicates\n", all ? "" : "open ");
+        printf("%s", all ? admin_tr("no potential duplicates\n")
+                         : admin_tr("no open potential duplicates\n"));
     } else {
-        printf("%-6s %-22s %-10s %-10s %-12s %-12s %-20s %s\n", "ID", "KIND", "CIU", "OTHER_CIU",
-               "USER", "OTHER_USER", "CREATED", "STATUS");
+        printf("%-6s %-22s %-10s %-10s %-12s %-12s %-20s %s\n", "ID", admin_tr("KIND"), "CIU",
+               admin_tr("OTHER_CIU"), admin_tr("USER"), admin_tr("OTHER_USER"), admin_tr("CREATED"),
+               admin_tr("STATUS"));
     }
     for (int i = 0; i < cmn_rows_count(rows); i++) {
         char created[32], user[S_KEY_SHORT + 1], other[S_KEY_SHORT + 1];
         const char *other_ciu = cmn_rows_get(rows, i, 3);
         const char *other_key = cmn_rows_get(rows, i, 5);
-        s_iso(cmn_rows_int(rows, i, 6, 0), created);
+        admin_iso(cmn_rows_int(rows, i, 6, 0), created);
         s_short_key(cmn_rows_get(rows, i, 4), user);
         s_short_key(other_key, other);
         if (!a->json) {
@@ -439,7 +420,7 @@ static int s_cmd_duplicates_list(s_admin_t *a, bool all)
         json_object_set_new(o, "id", json_integer(cmn_rows_int(rows, i, 0, 0)));
         json_object_set_new(o, "kind", json_string(cmn_rows_get(rows, i, 1)));
         json_object_set_new(o, "ciu", json_string(cmn_rows_get(rows, i, 2)));
-        json_object_set_new(o, "other_ciu", s_json_text_or_null(other_ciu));
+        json_object_set_new(o, "other_ciu", admin_json_text(other_ciu));
         json_object_set_new(o, "user", json_string(user));
         json_object_set_new(o, "other_user", other_key ? json_string(other) : json_null());
         json_object_set_new(o, "created", json_string(created));
@@ -460,17 +441,17 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
     int version = 0, code;
 
     if (cmn_parse_long(arg, 1, LONG_MAX, &id) < 0)
-        return admin_fail(CMN_EXIT_USAGE, "duplicates resolve: '%s' is not a duplicate id", arg);
+        return admin_fail(CMN_EXIT_USAGE, "duplicates reviewed: '%s' is not a duplicate id", arg);
     code = s_need_schema(a, &version);
     if (code != 0)
         return code;
     cmn_param_t p[] = {P_INT(id)};
-    if (cmn_store_exec(a->store, "UPDATE duplicates SET status = 'reviewed' WHERE id = $1", p, 1,
+    if (cmn_store_exec(a->db.store, "UPDATE duplicates SET status = 'reviewed' WHERE id = $1", p, 1,
                        &changed) < 0)
         return s_store_fail(a, "update the duplicate");
     if (changed == 0)
         return admin_fail(S_EXIT_NOT_FOUND, "no duplicate with id %ld", id);
-    printf("duplicate %ld marked reviewed\n", id);
+    printf(admin_tr("duplicate %ld marked reviewed\n"), id);
     return CMN_EXIT_OK;
 }
 
@@ -479,27 +460,10 @@ static int s_cmd_duplicates_resolve(s_admin_t *a, const char *arg)
 static int s_cmd_registry(s_admin_t *a, const char *arg)
 {
     char ciu[S_CIU_MAX + 1];
-    size_t len = strlen(arg);
     cmn_rows_t *rows = NULL;
     int version = 0, code;
 
-    if (len == 0 || len > S_CIU_MAX)
-        return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU", arg);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)arg[i];
-        if (!isalnum(c))
-            return admin_fail(CMN_EXIT_USAGE, "registry: '%s' is not a CIU (letters and digits)",
-                              arg);
-        ciu[i] = (char)toupper(c);
-    }
-    ciu[len] = '\0';
-    /* the shape of ciu_is_valid (rules/): 6 letters, a digit, 2 letters, 1..4 */
-    bool shaped = len == 10;
-    for (size_t i = 0; shaped && i < len; i++)
-        shaped = i == 6   ? isdigit((unsigned char)ciu[i]) != 0
-                 : i == 9 ? (ciu[i] >= '1' && ciu[i] <= '4')
-                          : isalpha((unsigned char)ciu[i]) != 0;
-    if (!shaped)
+    if (!admin_ciu_parse(arg, ciu, sizeof(ciu)))
         return admin_fail(CMN_EXIT_USAGE,
                           "registry: '%s' is not a valid CIU (10 characters like MBEIBR7KN1: 6 "
                           "letters, a digit, 2 letters, a digit 1 to 4)",
@@ -508,9 +472,10 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
     if (code != 0)
         return code;
     cmn_param_t p[] = {P_TEXT(ciu)};
-    if (cmn_store_query(a->store, "SELECT request_count, first_ms, last_ms, (SELECT COUNT(*) "
-                                  "FROM duplicates d WHERE d.ciu = r.ciu AND d.status = 'open') "
-                                  "FROM registry r WHERE r.ciu = $1",
+    if (cmn_store_query(a->db.store,
+                        "SELECT request_count, first_ms, last_ms, (SELECT COUNT(*) "
+                        "FROM duplicates d WHERE d.ciu = r.ciu AND d.status = 'open') "
+                        "FROM registry r WHERE r.ciu = $1",
                         p, 1, &rows) < 0)
         return s_store_fail(a, "read the registry");
     if (cmn_rows_count(rows) == 0) {
@@ -518,14 +483,14 @@ static int s_cmd_registry(s_admin_t *a, const char *arg)
         if (a->json)
             code = admin_print_json(json_pack("{s:s, s:b}", "ciu", ciu, "registered", 0));
         else
-            printf("%s: not registered\n", ciu);
+            printf(admin_tr("%s: not registered\n"), ciu);
         return code == CMN_EXIT_OK ? S_EXIT_NOT_FOUND : code;
     }
     char first[32], last[32];
     long long count = (long long)cmn_rows_int(rows, 0, 0, 0);
     long long dups = (long long)cmn_rows_int(rows, 0, 3, 0);
-    s_iso(cmn_rows_int(rows, 0, 1, 0), first);
-    s_iso(cmn_rows_int(rows, 0, 2, 0), last);
+    admin_iso(cmn_rows_int(rows, 0, 1, 0), first);
+    admin_iso(cmn_rows_int(rows, 0, 2, 0), last);
     cmn_rows_destroy(&rows);
     if (a->json)
         return admin_print_json(json_pack(
@@ -575,13 +540,13 @@ static int s_cmd_channels(s_admin_t *a)
     cmn_rows_t *rows[4] = {NULL, NULL, NULL, NULL};
     int code = CMN_EXIT_OK;
 
-    if (cmn_channels_load(&a->settings, &ch, &err) < 0) {
+    if (cmn_channels_load(&a->db.settings, &ch, &err) < 0) {
         code = admin_fail(CMN_EXIT_CONFIG, "%s", err);
         free(err);
         return code;
     }
     for (int i = 0; i < 4; i++)
-        if (cmn_store_query(a->store, queries[i], NULL, 0, &rows[i]) < 0) {
+        if (cmn_store_query(a->db.store, queries[i], NULL, 0, &rows[i]) < 0) {
             code = s_store_fail(a, "read the channel tables");
             goto out;
         }
@@ -630,10 +595,14 @@ static int s_run(const s_opts_t *o)
     if (strcmp(o->cmd, "gen-salt") == 0)
         return o->nargs == 0 ? s_gen_salt()
                              : admin_fail(CMN_EXIT_USAGE, "gen-salt takes no argument");
+    if (strcmp(o->cmd, "gen-bus-key") == 0)
+        return o->nargs == 0 ? s_gen_bus_key()
+                             : admin_fail(CMN_EXIT_USAGE, "gen-bus-key takes no argument");
     bool migrate = strcmp(o->cmd, "migrate") == 0;
     bool status = strcmp(o->cmd, "status") == 0;
     bool dups = strcmp(o->cmd, "duplicates") == 0;
-    bool resolve = dups && o->nargs >= 1 && strcmp(o->args[0], "resolve") == 0;
+    bool resolve = dups && o->nargs >= 1 &&
+                   (strcmp(o->args[0], "reviewed") == 0 || strcmp(o->args[0], "resolve") == 0);
     bool registry = strcmp(o->cmd, "registry") == 0;
     bool channels = strcmp(o->cmd, "channels") == 0;
     bool collisions = strcmp(o->cmd, "collisions") == 0;
@@ -644,13 +613,13 @@ static int s_run(const s_opts_t *o)
         return admin_fail(CMN_EXIT_USAGE, "%s takes no argument", o->cmd);
     if (dups && !resolve && o->nargs != 0)
         return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates [--json] [--all] | "
-                                      "duplicates resolve ID");
+                                          "duplicates reviewed ID");
     if (resolve && o->nargs != 2)
-        return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates resolve ID");
+        return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin duplicates reviewed ID");
     if (registry && o->nargs != 1)
         return admin_fail(CMN_EXIT_USAGE, "usage: ciu-admin registry [--json] CIU");
 
-    code = s_open(&a, migrate);
+    code = admin_db_open(&a.db, migrate);
     if (code == CMN_EXIT_OK) {
         if (migrate)
             code = s_cmd_migrate(&a);
@@ -669,21 +638,36 @@ static int s_run(const s_opts_t *o)
         else
             code = s_cmd_registry(&a, o->args[0]);
     }
-    s_close(&a);
+    admin_db_close(&a.db);
     return code;
 }
+
+/* Commands with a file of their own: argv[0] is the command. */
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+} s_commands[] = {
+    {"dhis2", admin_dhis2_main},   {"check", admin_check_main},    {"lookup", admin_lookup_main},
+    {"export", admin_export_main}, {"purge", admin_purge_main},    {"queues", admin_queues_main},
+    {"backup", admin_backup_main}, {"restore", admin_backup_main},
+};
 
 int main(int argc, char **argv)
 {
     s_opts_t o;
-    if (argc >= 2 && strcmp(argv[1], "dhis2") == 0)
-        return admin_dhis2_main(argc - 1, argv + 1);
-    int code = s_parse(argc, argv, &o);
-    if (code == CMN_BOOT_DONE)
-        return CMN_EXIT_OK;
-    if (code != 0)
-        return code;
-    code = s_run(&o);
+    int code = -1;
+    admin_lang_init();
+    for (size_t i = 0; argc >= 2 && i < sizeof(s_commands) / sizeof(s_commands[0]); i++)
+        if (strcmp(argv[1], s_commands[i].name) == 0)
+            code = s_commands[i].main(argc - 1, argv + 1);
+    if (code < 0) {
+        code = s_parse(argc, argv, &o);
+        if (code == CMN_BOOT_DONE)
+            return CMN_EXIT_OK;
+        if (code != 0)
+            return code;
+        code = s_run(&o);
+    }
     if (fflush(stdout) != 0 && code == CMN_EXIT_OK)
         code = admin_fail(CMN_EXIT_SOFTWARE, "cannot write the output: %s", strerror(errno));
     return code;

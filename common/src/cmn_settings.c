@@ -38,6 +38,11 @@ static const cmn_cfg_entry_t s_table[] = {
         "folder for the SQLite database, the demo salt and other local state"),
     STR("DATABASE_URL", NULL, "", database_url,
         "postgresql://... for PostgreSQL; empty for SQLite at <CIU_DATA_DIR>/ciu.db"),
+    INT("CIU_RETENTION_INTERVAL_S", "3600", 1, 604800, retention_interval_s,
+        "seconds between the automatic purges of ciu-conversation (CIU_RETENTION_DAYS)"),
+    INT("CIU_RETENTION_DAYS", "90", 0, 36500, retention_days,
+        "days finished work (processed messages, sent replies, delivery reports, events, old "
+        "sessions) is kept before ciu-admin purge deletes it; 0 keeps it forever"),
     SECRET("UIC_SALT", NULL, uic_salt,
            "secret key for the keyed hashes of phone numbers, at least 32 characters"),
     BOOL("CIU_SIMULATOR", "false", simulator, "enable the simulator channel (demo)"),

@@ -274,3 +274,12 @@ int cmn_store_migrate(cmn_store_t *st)
 {
     return cmn_store_migrate_files(st, cmn_migrations_files, cmn_migrations_count);
 }
+
+int cmn_store_schema_latest(void)
+{
+    int v = 0;
+    if (cmn_migrations_count == 0 ||
+        s_migration_version(cmn_migrations_files[cmn_migrations_count - 1].name, &v) < 0)
+        return 0;
+    return v;
+}

@@ -9,6 +9,7 @@
 #include "common/cmn_i18n.h"
 #include "common/cmn_log.h"
 #include "common/cmn_outbox.h"
+#include "common/cmn_retention.h"
 #include "conv_flood.h"
 #include "conv_flow.h"
 #include "conv_server.h"
@@ -21,6 +22,7 @@
 
 struct conv_server {
     cmn_daemon_t *d;
+    cmn_retention_job_t *retention; /* CIU_RETENTION_DAYS on a timer */
     cmn_i18n_t *texts;
     ciu_cities_t *cities;
     conv_flood_limits_t flood;
@@ -480,6 +482,13 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
                                      "Messages warned or ignored by flood protection");
     s->m_expired = cmn_metrics_counter(d->metrics, "sessions_expired_total", NULL,
                                        "Conversations restarted after expiry");
+    if (d->settings.retention_days > 0) { /* the retention purge, off the worker loop */
+        char *url = cmn_settings_store_url(&d->settings);
+        s->retention = url ? cmn_retention_start(url, d->settings.retention_days,
+                                                 d->settings.retention_interval_s * 1000LL)
+                           : NULL;
+        free(url);
+    }
     cmn_str_free(&err);
     return s;
 fail:
@@ -510,6 +519,7 @@ void conv_server_destroy(conv_server_t **p)
     if (p == NULL || *p == NULL)
         return;
     s = *p;
+    cmn_retention_stop(&s->retention);
     cmn_push_destroy(&s->to_sender);
     cmn_push_destroy(&s->to_engine);
     cmn_stage_close(&s->st);

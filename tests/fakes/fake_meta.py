@@ -15,7 +15,8 @@ API (as /work/shared/reference/channels.md describes the Cloud API):
   POST /{v}/{phone_number_id}/media      multipart upload -> {"id": "<15 digits>"}
   GET  /{v}/{media_id}                   {url, mime_type, sha256, file_size, id, messaging_product}
   GET  /whatsapp_business/attachments/?mid=ID   the bytes (Bearer)
-  GET  /{v}/{phone_number_id}            the number's profile
+  GET  /{v}/{phone_number_id}[?fields=a,b]   the number's profile (only the fields asked for,
+                                         and id; an unknown field is error 100)
 After accepting a message it fetches an image "link" (as Meta does) and POSTs signed status
 webhooks (sent, delivered, read by default) to --webhook, from a background thread.
 
@@ -436,10 +437,19 @@ class MetaHandler(FakeHandler):
                 "mime_type": m["mime_type"], "sha256": m["sha256"],
                 "file_size": m["file_size"], "id": obj_id})
         if method == "GET" and obj_id == st.phone_number_id:
-            return Response(200, {"verified_name": "CIU Test", "code_verification_status":
-                                  "VERIFIED", "display_phone_number": st.display,
-                                  "quality_rating": "GREEN", "platform_type": "CLOUD_API",
-                                  "throughput": {"level": "STANDARD"}, "id": obj_id})
+            node = {"verified_name": "CIU Test", "code_verification_status": "VERIFIED",
+                    "display_phone_number": st.display, "quality_rating": "GREEN",
+                    "platform_type": "CLOUD_API", "throughput": {"level": "STANDARD"},
+                    "id": obj_id}
+            fields = [f for f in ",".join(self.query.get("fields", [])).split(",") if f]
+            for f in fields:
+                if f not in node:
+                    return self.error_response(400, 100, {
+                        "message": "(#100) Tried accessing nonexisting field (%s) on node type "
+                                   "(WhatsAppBusinessPhoneNumber)" % f, "details": None})
+            if fields:
+                node = {k: v for k, v in node.items() if k in fields or k == "id"}
+            return Response(200, node)
         return self.unsupported(method, obj_id)
 
     def download(self, method):

@@ -11,6 +11,7 @@ API (as /work/shared/reference/channels.md describes Twilio):
   POST /2010-04-01/Accounts/{AccountSid}/Messages.json        send (form-encoded) -> 201
   GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json  the message, with its last status
   POST /v3/Indicators/Typing.json                             typing / mark read -> {"success":true}
+  GET  /2010-04-01/Accounts/{AccountSid}.json                 the account (ciu-admin check)
 After accepting a message it fetches each MediaUrl (as Twilio does) and POSTs signed status
 callbacks (sent, delivered, read by default) to StatusCallback, from a background thread.
 
@@ -653,6 +654,7 @@ def serve(handler_cls, state, port_file, name):
 API_VERSION = "2010-04-01"
 MESSAGES_RE = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
 MESSAGE_RE = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages/([A-Za-z0-9]+)\.json$")
+ACCOUNT_RE = re.compile(r"^/2010-04-01/Accounts/([^/]+)\.json$")
 TYPING_PATH = "/v3/Indicators/Typing.json"
 WA_NUMBER_RE = re.compile(r"^whatsapp:\+[0-9]{8,15}$")
 WA_BSUID_RE = re.compile(r"^whatsapp:[A-Z]{2}\.[0-9A-Za-z]{1,64}$")
@@ -732,13 +734,14 @@ class TwilioState(FakeState):
                 "accepted", "scheduled", "canceled", "partially_delivered")
     STATUS_ITEM_KEYS = ("error_code", "params")
     SETTING_ALIASES = {"auth_token": "auth_token", "token": "auth_token",
-                       "status_callback": "status_callback"}
+                       "status_callback": "status_callback", "account_status": "account_status"}
 
     def __init__(self, settings, account_sid, number, media_dir):
         self.account_sid = account_sid
         self.number = number
         self.media_dir = media_dir
         self.install_sid = "XE" + secrets.token_hex(16)
+        self.created = time.time()
         self.messages = {}             # sid -> resource (kept across /_reset)
         FakeState.__init__(self, settings)
 
@@ -782,6 +785,12 @@ class TwilioHandler(FakeHandler):
         st = self.state
         m_list = MESSAGES_RE.match(self.url_path)
         m_one = MESSAGE_RE.match(self.url_path)
+        m_account = ACCOUNT_RE.match(self.url_path)
+        if m_account:
+            call["kind"] = "account"
+            if not self.authorized():
+                return self.error_response(401, 20003, None)
+            return self.account(method, m_account.group(1))
         if m_list:
             call["kind"] = "messages"
         elif m_one:
@@ -809,6 +818,23 @@ class TwilioHandler(FakeHandler):
         if method != "POST":
             return self.error_response(405, 20004, None)
         return self.send_message(call)
+
+    def account(self, method, sid):
+        """The Account resource, as GET /2010-04-01/Accounts/{sid}.json answers it (the
+        auth_token field is left out: nothing here needs it)."""
+        st = self.state
+        if method != "GET":
+            return self.error_response(405, 20004, None)
+        if sid != st.account_sid:
+            return self.error_response(404, 20404, None)
+        uri = "/2010-04-01/Accounts/%s" % sid
+        return Response(200, {
+            "sid": sid, "owner_account_sid": sid, "friendly_name": "ciu test account",
+            "status": st.setting("account_status") or "active", "type": "Full",
+            "date_created": twilio_date(st.created), "date_updated": twilio_date(st.created),
+            "uri": uri + ".json",
+            "subresource_uris": {"messages": uri + "/Messages.json",
+                                 "balance": uri + "/Balance.json"}})
 
     def parse_form(self, call):
         ctype = mime_of(self.headers.get("Content-Type"))
@@ -1011,7 +1037,8 @@ def main(argv=None):
         ap.error("--number must be +<8-15 digits>")
     if a.media_dir:
         os.makedirs(a.media_dir, exist_ok=True)
-    state = TwilioState({"auth_token": a.auth_token, "status_callback": None},
+    state = TwilioState({"auth_token": a.auth_token, "status_callback": None,
+                         "account_status": "active"},
                         a.account_sid, a.number, a.media_dir)
     return serve(TwilioHandler, state, a.port_file, "fake_twilio")
 

@@ -889,6 +889,56 @@ def sigterm_stops_cleanly():
         shutil.rmtree(work, ignore_errors=True)
 
 
+@test
+def twilio_account():
+    """GET /2010-04-01/Accounts/{sid}.json: what ciu-admin check calls."""
+    tw = twilio()
+    url = tw.url("/2010-04-01/Accounts/%s.json" % tw.account_sid)
+    st, _, data = P.http_get(url, tw.auth_header())
+    res = json.loads(data)
+    eq(st, 200, "account with good credentials")
+    for k, v in [("sid", tw.account_sid), ("status", "active"), ("type", "Full"),
+                 ("uri", "/2010-04-01/Accounts/%s.json" % tw.account_sid)]:
+        eq(res.get(k), v, "account " + k)
+    check("auth_token" not in res and res.get("friendly_name"), "account fields %r" % res)
+    st, headers, data = P.http_get(url, tw.auth_header(token="wrong" * 6))
+    twilio_resp(st, json.loads(data), 401, 20003, "account, wrong token")
+    check("Basic" in headers.get("WWW-Authenticate", ""), "401 WWW-Authenticate")
+    st, _, data = P.http_get(url)
+    twilio_resp(st, json.loads(data), 401, 20003, "account, no credentials")
+    other = tw.url("/2010-04-01/Accounts/AC%s.json" % ("f" * 32))
+    st, _, data = P.http_get(other, tw.auth_header())
+    twilio_resp(st, json.loads(data), 404, 20404, "another account")
+    tw.control(account_status="suspended")
+    st, _, data = P.http_get(url, tw.auth_header())
+    eq((st, json.loads(data)["status"]), (200, "suspended"), "suspended account")
+    eq([c["kind"] for c in tw.calls()][-1], "account", "call kind")
+
+
+@test
+def meta_phone_number_fields():
+    """GET /{v}/{phone_number_id}?fields=...: what ciu-admin check calls."""
+    me = meta()
+    url = me.url("/%s/%s?fields=display_phone_number,verified_name" % (P.META_VERSION,
+                                                                        me.phone_number_id))
+    st, _, data = P.http_get(url, me.auth_header())
+    eq((st, json.loads(data)), (200, {"display_phone_number": P.META_DISPLAY_NUMBER,
+                                      "verified_name": "CIU Test",
+                                      "id": me.phone_number_id}), "fields asked for, and id")
+    st, _, data = P.http_get(url, me.auth_header(token="EAAexpired"))
+    e = json.loads(data)["error"]
+    eq((st, e["code"], e["type"]), (401, 190, "OAuthException"), "wrong token")
+    st, _, data = P.http_get(me.url("/%s/%s?fields=nope" % (P.META_VERSION,
+                                                           me.phone_number_id)),
+                             me.auth_header())
+    e = json.loads(data)["error"]
+    eq((st, e["code"]), (400, 100), "unknown field")
+    check("nonexisting field (nope)" in e["message"], "unknown field message %r" % e["message"])
+    st, _, data = P.http_get(me.url("/%s/999999999999999?fields=verified_name"
+                                    % P.META_VERSION), me.auth_header())
+    eq((st, json.loads(data)["error"]["code"]), (400, 100), "unknown phone number id")
+
+
 def main():
     only = sys.argv[1:]
     tests = [t for t in TESTS if not only or any(o in t.__name__ for o in only)]

@@ -220,6 +220,15 @@ def scenario(stack):
     check(r.returncode == 0, "example consumer (replay) exited %d: %s" % (r.returncode, r.stderr))
     check(json.loads(r.stdout.splitlines()[-1]) == final, "replayed count differs: %r" % r.stdout)
 
+    # Kept events go after CIU_RETENTION_DAYS: the conversation's purge (every
+    # CIU_RETENTION_INTERVAL_S, 1 s here) deletes an event from a year ago and
+    # keeps today's.
+    execute(stack, "INSERT INTO events (id, type, ts_ms) VALUES ('old-event', "
+                   "'conversation.started', %d)" % (int(time.time() * 1000) - 365 * 86400000))
+    wait_for(lambda: query(stack, "SELECT count(*) FROM events WHERE id = 'old-event'") ==
+             [("0",)], what="the retention purge to delete a year-old event")
+    check(len(replay(stack, "0")) >= len(evs), "the purge deleted recent events")
+
     live.terminate()
     live.wait(timeout=10)
     live_out.close()
@@ -227,4 +236,5 @@ def scenario(stack):
 
 if __name__ == "__main__":
     backend = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
-    sys.exit(run(scenario, "events", backend))
+    sys.exit(run(scenario, "events", backend, env={"CIU_RETENTION_DAYS": "30",
+                                                   "CIU_RETENTION_INTERVAL_S": "1"}))

@@ -91,6 +91,7 @@ def make_env(tmp):
         "CIU_INGRESS_ADMIN_PORT": "0",
         "CIU_RESCAN_MS": "500",
         "LOG_LEVEL": "info",
+        "CIU_ADMIN_LANG": "en",  # the texts checked here are ciu-admin's English ones
     })
     for var, ep in (("CIU_CONVERSATION_ENDPOINTS", "conversation"),
                     ("CIU_ENGINE_ENDPOINTS", "engine"), ("CIU_DHIS2_ENDPOINTS", "dhis2"),

@@ -15,6 +15,8 @@ typedef struct {
     /* storage and identity */
     char *data_dir;          /* CIU_DATA_DIR, default ./data */
     char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir */
+    long retention_days;     /* CIU_RETENTION_DAYS: finished work kept (0 = forever) */
+    long retention_interval_s; /* CIU_RETENTION_INTERVAL_S: between automatic purges */
     char *uic_salt;          /* UIC_SALT (secret) */
     bool simulator;          /* CIU_SIMULATOR: enable the simulator channel (demo) */
     char *sim_allowed_hosts; /* CIU_SIM_ALLOWED_HOSTS: Host names /sim/ answers */

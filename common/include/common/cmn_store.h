@@ -56,6 +56,8 @@ int cmn_store_migrate_files(cmn_store_t *st, const struct ciu_embedded *files, s
 /* Copy url into out with any password replaced by "***" (for logs).
  * 0, -EINVAL, or -E2BIG when truncated. */
 int cmn_store_url_redact(const char *url, char *out, size_t outlen);
+/* Version of the newest migration built in (what cmn_store_migrate reaches). */
+int cmn_store_schema_latest(void);
 /* Highest applied migration version (0 if none). */
 int cmn_store_schema_version(cmn_store_t *st, int *ret_version);
 /* Cheap round trip; reconnects PostgreSQL if the connection dropped. 0 or -EIO. */
