@@ -203,6 +203,20 @@ static void test_name_file(void **state)
     assert_string_equal(err, "TC_PORT: both TC_PORT and TC_PORT_FILE are set "
                              "(listen port; fix: set only one of them)");
     free(err);
+
+    /* docker-compose: .env's empty NAME= beside a secret's NAME_FILE is the file */
+    setenv("TC_PORT", "", 1);
+    assert_null(load(&c));
+    assert_int_equal(c.port, 4242);
+    cmn_config_free(s_table, N, &c);
+
+    /* ... and an empty secret file beside a set NAME is the variable */
+    setenv("TC_PORT", "78", 1);
+    write_file("empty.txt", "\n");
+    setenv("TC_PORT_FILE", "empty.txt", 1);
+    assert_null(load(&c));
+    assert_int_equal(c.port, 78);
+    cmn_config_free(s_table, N, &c);
     unsetenv("TC_PORT");
     unsetenv("TC_PORT_FILE");
 

@@ -14,7 +14,9 @@
 typedef struct {
     /* storage and identity */
     char *data_dir;          /* CIU_DATA_DIR, default ./data */
-    char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir */
+    char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir;
+                              * with DATABASE_PASSWORD inserted when the URL had none */
+    char *database_password; /* DATABASE_PASSWORD (secret) */
     char *uic_salt;          /* UIC_SALT (secret) */
     bool simulator;          /* CIU_SIMULATOR: enable the simulator channel (demo) */
     char *sim_allowed_hosts; /* CIU_SIM_ALLOWED_HOSTS: Host names /sim/ answers */
