@@ -270,10 +270,13 @@ static int s_lookup(const cmn_cfg_entry_t *e, const s_dotenv_t *d, s_found_t *f,
                 while (text.len > 0 &&
                        (text.buf[text.len - 1] == '\n' || text.buf[text.len - 1] == '\r'))
                     text.buf[--text.len] = '\0';
-                /* An empty file next to a set NAME is no value (a secret file
-                 * left empty on purpose); two values are ambiguous. */
-                if (v && text.len == 0) {
+                /* An empty file is no value (a secret file left empty on
+                 * purpose): NAME if set, else the next name (the alias, or
+                 * .env); two values are ambiguous. */
+                if (text.len == 0) {
                     cmn_str_free(&text);
+                    if (!v)
+                        continue;
                     f->value = v;
                     cmn_strlcpy(f->var, names[i], sizeof(f->var));
                     return 1;

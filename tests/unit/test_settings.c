@@ -30,7 +30,7 @@ static const char *const s_vars[] = {
     "CIU_RESCAN_MS", "CIU_BATCH_MAX", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
     "TWILIO_WHATSAPP_NUMBER", "META_ACCESS_TOKEN", "META_WHATSAPP_TOKEN", "META_PHONE_NUMBER_ID",
     "META_VERIFY_TOKEN", "META_WEBHOOK_VERIFY_TOKEN", "META_APP_SECRET", "DHIS2_BASE_URL",
-    "DHIS2_API_USERNAME", "DHIS2_API_PASSWORD", "DHIS2_API_TOKEN", "DATABASE_PASSWORD",
+    "DHIS2_API_USERNAME", "DHIS2_API_PASSWORD", "DHIS2_API_TOKEN",
 };
 #define NVARS (sizeof(s_vars) / sizeof(s_vars[0]))
 
@@ -329,6 +329,7 @@ static void test_database_password(void **state)
     err = load_err();
     assert_non_null(strstr(err, "DATABASE_URL names no user"));
     free(err);
+    unsetenv("DATABASE_PASSWORD_FILE");
     unlink("pw");
 }
 
