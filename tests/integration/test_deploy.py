@@ -631,6 +631,15 @@ class Topology:
         shutil.rmtree(self.project, ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def finish(self, ok):
+        """After a part: remove the folders, or on failure stop, dump and keep them."""
+        if ok:
+            self.cleanup()
+            return
+        self.stop()
+        self.dump()
+        sys.stderr.write("kept: %s %s\n" % (self.dir, self.project))
+
 
 def metric_families(text):
     """{family name: [sample lines]} of a Prometheus text exposition."""
@@ -791,19 +800,22 @@ def part_topology():
                                  ("verify token", VERIFY_TOKEN)]:
                 check(secret not in text, "%s: the %s is in the log" % (s, what))
             check(PHONE[1:] not in text, "%s: the phone number is in the log unmasked" % s)
+        rss = {}
+        for s in DAEMONS:
+            for line in open("/proc/%d/status" % topo.procs[s].pid):
+                if line.startswith("VmRSS:"):
+                    rss[s] = int(line.split()[1]) // 1024
+        print("  resident memory after one conversation (MB; this build%s): %s" % (
+            ", with ASan" if "asan" in open("/proc/%d/maps" % topo.procs["engine"].pid).read()
+            else "", ", ".join("%s %d" % kv for kv in rss.items())))
         codes = topo.stop()
         check(all(c == 0 for c in codes.values()), "daemons did not stop cleanly: %r" % codes)
         ok = True
     finally:
-        if not ok:
-            topo.stop()
-            topo.dump()
+        topo.finish(ok)
         fake.stop()
         if ok:
-            topo.cleanup()
             fake.cleanup()
-        else:
-            sys.stderr.write("kept: %s %s\n" % (topo.dir, topo.project))
 
 
 # What ciu needs on top of the seed's .env, and why (docs/deploy.md says the same).
@@ -854,10 +866,9 @@ def part_seed_env():
         codes = topo.stop()
         check(all(c in (0, 78) for c in codes.values()), "exit codes %r" % codes)
     except Exception:
-        topo.stop()
-        topo.dump()
+        topo.finish(False)
         raise
-    topo.cleanup()
+    topo.finish(True)
     # 2. with the variables named added (and only those), everything starts
     added = "\n# added for ciu (docs/deploy.md)\n" + "".join(
         "%s=%s\n" % kv for kv in SEED_ADDITIONS.items())
@@ -885,11 +896,7 @@ def part_seed_env():
         check(all(c == 0 for c in codes.values()), "exit codes %r" % codes)
         ok = True
     finally:
-        if not ok:
-            topo.stop()
-            topo.dump()
-        else:
-            topo.cleanup()
+        topo.finish(ok)
     check(named, "the seed's .env started unchanged: update SEED_ADDITIONS and docs/deploy.md")
 
 
