@@ -8,15 +8,14 @@
 # libraries, the binaries and share/ (language files, city list).
 
 # --- build ------------------------------------------------------------------
-FROM debian:12 AS build
+FROM debian:12-slim AS build
 
-# PKGS_BUILD of the Makefile, exactly (the tests are not built here).
+# deploy/packages/build.txt: the same list `make deps` installs (PKGS_BUILD
+# of the Makefile reads it); `#` starts a comment.
+COPY deploy/packages/build.txt /tmp/packages.txt
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential cmake pkg-config git ca-certificates curl \
-        libzmq3-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev \
-        libssl-dev libmsgpack-dev libqrencode-dev libpng-dev libutf8proc-dev libjansson-dev \
-        libczmq-dev \
+ && sed -e 's/#.*//' /tmp/packages.txt | DEBIAN_FRONTEND=noninteractive \
+        xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -24,6 +23,7 @@ WORKDIR /src
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY common/ common/
+COPY rules/ rules/
 COPY db/ db/
 COPY ciu-engine/ ciu-engine/
 COPY conversation/ conversation/
@@ -49,15 +49,14 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCIU_BUILD_TESTS=
 # --- runtime ----------------------------------------------------------------
 FROM debian:12-slim
 
-# The runtime libraries of the -dev packages above (libczmq is not linked),
-# CA certificates for Twilio / Meta / DHIS2 over HTTPS, and curl for the
-# compose healthchecks.
+# deploy/packages/runtime.txt: the runtime libraries of the -dev packages of
+# build.txt (test it_packages keeps the two lists in step), CA certificates
+# for Twilio / Meta / DHIS2 over HTTPS, and curl for the compose healthchecks.
+COPY deploy/packages/runtime.txt /tmp/packages.txt
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libzmq5 libmicrohttpd12 libcurl4 libpq5 libsqlite3-0 libssl3 libmsgpackc2 \
-        libqrencode4 libpng16-16 libutf8proc2 libjansson4 \
-        ca-certificates curl \
- && rm -rf /var/lib/apt/lists/* \
+ && sed -e 's/#.*//' /tmp/packages.txt | DEBIAN_FRONTEND=noninteractive \
+        xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/packages.txt \
  && groupadd --system --gid 10001 ciu \
  && useradd --system --uid 10001 --gid ciu --home-dir /var/lib/ciu --no-create-home \
             --shell /usr/sbin/nologin ciu \

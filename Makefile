@@ -6,13 +6,12 @@ BUILD ?= build
 BUILD_TEST ?= build-test
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-# Debian 12 / Ubuntu 22.04+ package names.
-PKGS_BUILD := build-essential cmake pkg-config git ca-certificates curl \
-	libzmq3-dev libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev \
-	libssl-dev libmsgpack-dev libqrencode-dev libpng-dev libutf8proc-dev libjansson-dev \
-	libczmq-dev
-PKGS_TEST := libcmocka-dev postgresql sqlite3 zbar-tools chromium chromium-driver valgrind \
-	python3 procps clang-format clang libclang-rt-dev python3-zmq python3-msgpack
+# Debian 12 / Ubuntu 22.04+ package names: one list each in deploy/packages/
+# (the Dockerfile installs the same build.txt and runtime.txt; one package a
+# line, `#` comments).
+pkgs = $(strip $(shell sed -e 's/\#.*//' deploy/packages/$(1).txt))
+PKGS_BUILD := $(call pkgs,build)
+PKGS_TEST := $(call pkgs,test)
 
 .PHONY: all deps deps-test build run test bench fuzz clean help
 

@@ -528,7 +528,10 @@ fail:
 
 int ciu_engine_run(ciu_engine_t *e)
 {
-    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
+                                         .on_rescan = s_on_rescan,
+                                         .queue_stage = "engine",
+                                         .queue_sql = ciu_store_queue_sql};
     return cmn_stage_run(&e->st, &ops, e);
 }
 

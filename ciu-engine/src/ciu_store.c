@@ -214,3 +214,6 @@ int ciu_store_media_unwritten(cmn_store_t *st, int64_t before_expiry_ms,
     cmn_rows_destroy(&rows);
     return r < 0 ? r : marked;
 }
+
+const char ciu_store_queue_sql[] =
+    "SELECT COUNT(*), MIN(created_ms) FROM ciu_requests WHERE status = 0";

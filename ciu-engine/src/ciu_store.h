@@ -37,6 +37,8 @@ typedef struct {
 
 /* Pending keys (people) of one replica's share, oldest first. */
 extern const cmn_scan_t ciu_store_scan;
+/* Unfinished items and the oldest one's creation time (queue gauges). */
+extern const char ciu_store_queue_sql[];
 
 /* The pending requests of a person, in id order (read only: no claim).
  * *ret (caller frees) and *ret_n, or an error. */

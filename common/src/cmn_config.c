@@ -243,13 +243,11 @@ static int s_lookup(const cmn_cfg_entry_t *e, const s_dotenv_t *d, s_found_t *f,
             snprintf(fname, sizeof(fname), "%s_FILE", names[i]);
             const char *v = s_source_get(src, d, names[i]);
             const char *path = s_source_get(src, d, fname);
-            if (v && path) {
-                char what[300];
-                snprintf(what, sizeof(what), "both %s and %s are set", names[i], fname);
-                *ret_err = s_error(names[i], what, NULL, e->help, "set only one of them");
-                return -EINVAL;
-            }
-            if (v) {
+            /* NAME= (empty) next to NAME_FILE is the file: docker-compose passes
+             * .env's empty `NAME=` lines along with its secrets' NAME_FILE. */
+            if (v && !*v && path)
+                v = NULL;
+            if (v && !path) {
                 f->value = v;
                 cmn_strlcpy(f->var, names[i], sizeof(f->var));
                 return 1;
@@ -272,6 +270,24 @@ static int s_lookup(const cmn_cfg_entry_t *e, const s_dotenv_t *d, s_found_t *f,
                 while (text.len > 0 &&
                        (text.buf[text.len - 1] == '\n' || text.buf[text.len - 1] == '\r'))
                     text.buf[--text.len] = '\0';
+                /* An empty file is no value (a secret file left empty on
+                 * purpose): NAME if set, else the next name (the alias, or
+                 * .env); two values are ambiguous. */
+                if (text.len == 0) {
+                    cmn_str_free(&text);
+                    if (!v)
+                        continue;
+                    f->value = v;
+                    cmn_strlcpy(f->var, names[i], sizeof(f->var));
+                    return 1;
+                }
+                if (v) {
+                    char what[300];
+                    cmn_str_free(&text);
+                    snprintf(what, sizeof(what), "both %s and %s are set", names[i], fname);
+                    *ret_err = s_error(names[i], what, NULL, e->help, "set only one of them");
+                    return -EINVAL;
+                }
                 f->owned = cmn_str_steal(&text);
                 if (!f->owned)
                     return -ENOMEM;

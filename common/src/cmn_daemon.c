@@ -18,6 +18,7 @@
 #define S_MODULE "daemon"
 #define S_DROP_WARN_MS 10000
 #define S_STORE_WAIT_MS 30000
+#define S_QUEUE_EVERY_MS 5000 /* most often the queue gauges are refreshed */
 
 volatile sig_atomic_t cmn_stop_g = 0;
 
@@ -393,6 +394,46 @@ static void s_account(cmn_daemon_t *d, int r, int64_t started)
     cmn_histogram_observe(d->m_batch_seconds, (double)(cmn_mono_ms() - started) / 1000.0);
 }
 
+/* The queue gauges of a stage (cmn_worker_ops_t.queue_sql). */
+typedef struct {
+    cmn_gauge_t *depth, *oldest;
+    int64_t next_ms; /* monotonic: when to refresh next */
+} s_queue_t;
+
+static int s_queue_init(cmn_daemon_t *d, const cmn_worker_ops_t *ops, s_queue_t *q)
+{
+    char labels[64];
+    memset(q, 0, sizeof(*q));
+    if (ops->queue_sql == NULL || ops->queue_stage == NULL)
+        return 0;
+    snprintf(labels, sizeof(labels), "stage=\"%s\"", ops->queue_stage);
+    q->depth = cmn_metrics_gauge(d->metrics, "queue_depth", labels,
+                                 "Unfinished items waiting in a stage's queue (the store)");
+    q->oldest = cmn_metrics_gauge(d->metrics, "queue_oldest_seconds", labels,
+                                  "Age in seconds of the oldest unfinished item of a stage "
+                                  "(0: queue empty)");
+    return q->depth && q->oldest ? 0 : -ENOMEM;
+}
+
+/* Refresh after a scan; a failed query leaves the last values (the scan
+ * errors are counted already). */
+static void s_queue_refresh(cmn_daemon_t *d, const cmn_worker_ops_t *ops, s_queue_t *q,
+                            int64_t mono)
+{
+    cmn_rows_t *rows = NULL;
+    if (q->depth == NULL || mono < q->next_ms)
+        return;
+    q->next_ms = mono + S_QUEUE_EVERY_MS;
+    if (cmn_store_query(d->store, ops->queue_sql, NULL, 0, &rows) == 0 &&
+        cmn_rows_count(rows) == 1) {
+        int64_t n = cmn_rows_int(rows, 0, 0, 0), first = cmn_rows_int(rows, 0, 1, 0);
+        int64_t age = first > 0 ? (cmn_now_ms() - first) / 1000 : 0;
+        cmn_gauge_set(q->depth, n);
+        cmn_gauge_set(q->oldest, n > 0 && age > 0 ? age : 0);
+    }
+    cmn_rows_destroy(&rows);
+}
+
 int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *ops, void *arg)
 {
     size_t max = (size_t)d->settings.batch_max;
@@ -401,8 +442,11 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
     uint64_t dropped = 0;
     bool at_start = true;
 
-    if (batch == NULL)
+    s_queue_t queue;
+    if (batch == NULL || s_queue_init(d, ops, &queue) < 0) {
+        free(batch);
         return CMN_EXIT_SOFTWARE;
+    }
     while (!cmn_stop_g) {
         int64_t now = cmn_mono_ms();
         size_t n = 0;
@@ -417,6 +461,8 @@ int cmn_daemon_work(cmn_daemon_t *d, cmn_pull_t *pull, const cmn_worker_ops_t *o
                 log_warn(S_MODULE, NULL, "scan for unfinished work failed: %s; will retry",
                          cmn_strerror(r));
             at_start = false;
+            if (r >= 0)
+                s_queue_refresh(d, ops, &queue, cmn_mono_ms());
             next_scan = cmn_mono_ms() + d->settings.rescan_ms;
             /* SQLite: move the WAL into the database file and truncate it, so
              * page images of erased answers and numbers do not stay on disk in

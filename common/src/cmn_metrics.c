@@ -2,6 +2,7 @@
  * See cmn_metrics.h and docs/common/metrics.md. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +44,9 @@ struct cmn_metrics {
     char *prefix;
     s_metric_t **items; /* registration order */
     size_t n, cap;
+    /* Registration (which may move items) against rendering: a stage may
+     * register while the admin thread renders a scrape. */
+    pthread_mutex_t lock;
 };
 
 static const double s_default_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -57,6 +61,7 @@ cmn_metrics_t *cmn_metrics_new(const char *prefix)
         free(m);
         return NULL;
     }
+    pthread_mutex_init(&m->lock, NULL);
     return m;
 }
 
@@ -83,6 +88,7 @@ void cmn_metrics_destroy(cmn_metrics_t **p)
         s_metric_free(m->items[i]);
     free(m->items);
     free(m->prefix);
+    pthread_mutex_destroy(&m->lock);
     free(m);
     *p = NULL;
 }
@@ -149,8 +155,8 @@ static s_metric_t *s_register(cmn_metrics_t *m, s_kind_t kind, const char *name,
     return x;
 }
 
-cmn_counter_t *cmn_metrics_counter(cmn_metrics_t *m, const char *name, const char *labels,
-                                   const char *help)
+static cmn_counter_t *s_counter(cmn_metrics_t *m, const char *name, const char *labels,
+                                const char *help)
 {
     bool fresh = false;
     s_metric_t *x = s_register(m, S_COUNTER, name, labels, help, &fresh);
@@ -163,8 +169,8 @@ cmn_counter_t *cmn_metrics_counter(cmn_metrics_t *m, const char *name, const cha
     return &x->u.counter;
 }
 
-cmn_gauge_t *cmn_metrics_gauge(cmn_metrics_t *m, const char *name, const char *labels,
-                               const char *help)
+static cmn_gauge_t *s_gauge(cmn_metrics_t *m, const char *name, const char *labels,
+                            const char *help)
 {
     bool fresh = false;
     s_metric_t *x = s_register(m, S_GAUGE, name, labels, help, &fresh);
@@ -177,8 +183,8 @@ cmn_gauge_t *cmn_metrics_gauge(cmn_metrics_t *m, const char *name, const char *l
     return &x->u.gauge;
 }
 
-cmn_histogram_t *cmn_metrics_histogram(cmn_metrics_t *m, const char *name, const char *labels,
-                                       const char *help, const double *bounds, size_t nbounds)
+static cmn_histogram_t *s_histogram(cmn_metrics_t *m, const char *name, const char *labels,
+                                    const char *help, const double *bounds, size_t nbounds)
 {
     if (!bounds) {
         bounds = s_default_bounds;
@@ -210,6 +216,33 @@ cmn_histogram_t *cmn_metrics_histogram(cmn_metrics_t *m, const char *name, const
         atomic_init(&h->buckets[i], 0);
     atomic_init(&h->sum_us, 0);
     m->items[m->n++] = x;
+    return h;
+}
+
+cmn_counter_t *cmn_metrics_counter(cmn_metrics_t *m, const char *name, const char *labels,
+                                   const char *help)
+{
+    pthread_mutex_lock(&m->lock);
+    cmn_counter_t *c = s_counter(m, name, labels, help);
+    pthread_mutex_unlock(&m->lock);
+    return c;
+}
+
+cmn_gauge_t *cmn_metrics_gauge(cmn_metrics_t *m, const char *name, const char *labels,
+                               const char *help)
+{
+    pthread_mutex_lock(&m->lock);
+    cmn_gauge_t *g = s_gauge(m, name, labels, help);
+    pthread_mutex_unlock(&m->lock);
+    return g;
+}
+
+cmn_histogram_t *cmn_metrics_histogram(cmn_metrics_t *m, const char *name, const char *labels,
+                                       const char *help, const double *bounds, size_t nbounds)
+{
+    pthread_mutex_lock(&m->lock);
+    cmn_histogram_t *h = s_histogram(m, name, labels, help, bounds, nbounds);
+    pthread_mutex_unlock(&m->lock);
     return h;
 }
 
@@ -364,6 +397,8 @@ int cmn_metrics_render(const cmn_metrics_t *m, cmn_str_t *out)
 {
     size_t start = out->len;
     int r = 0;
+    pthread_mutex_t *lock = (pthread_mutex_t *)&m->lock; /* the registry is not changed */
+    pthread_mutex_lock(lock);
     for (size_t i = 0; i < m->n && r == 0; i++) {
         const s_metric_t *x = m->items[i];
         bool seen = false;
@@ -376,6 +411,7 @@ int cmn_metrics_render(const cmn_metrics_t *m, cmn_str_t *out)
             if (strcmp(m->items[j]->name, x->name) == 0)
                 r = s_render_one(out, m->items[j]);
     }
+    pthread_mutex_unlock(lock);
     if (r < 0 && out->buf) {
         out->len = start;
         out->buf[start] = '\0';

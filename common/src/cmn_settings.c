@@ -43,6 +43,9 @@ static const cmn_cfg_entry_t s_table[] = {
     INT("CIU_RETENTION_DAYS", "90", 0, 36500, retention_days,
         "days finished work (processed messages, sent replies, delivery reports, events, old "
         "sessions) is kept before ciu-admin purge deletes it; 0 keeps it forever"),
+    SECRET("DATABASE_PASSWORD", NULL, database_password,
+           "password of the PostgreSQL user when DATABASE_URL has none (docker secrets: "
+           "DATABASE_PASSWORD_FILE)"),
     SECRET("UIC_SALT", NULL, uic_salt,
            "secret key for the keyed hashes of phone numbers, at least 32 characters"),
     BOOL("CIU_SIMULATOR", "false", simulator, "enable the simulator channel (demo)"),
@@ -257,6 +260,51 @@ bad:
     return -EINVAL;
 }
 
+/* DATABASE_PASSWORD into a postgresql:// DATABASE_URL without one
+ * (user@host -> user:pw@host, percent-encoded), so the password can be a
+ * docker secret shared with the postgres image. 0, or -EINVAL/-ENOMEM. */
+static int s_url_password(cmn_settings_t *s, char **ret_err)
+{
+    const char *u = s->database_url, *pw = s->database_password, *p, *at;
+    size_t scheme;
+    if (!pw || !*pw || !u)
+        return 0;
+    if (strncmp(u, "postgresql://", 13) == 0)
+        scheme = 13;
+    else if (strncmp(u, "postgres://", 11) == 0)
+        scheme = 11;
+    else
+        return 0; /* SQLite: no password */
+    p = u + scheme;
+    at = strchr(p, '@');
+    if (at && at > p + strcspn(p, "/?"))
+        at = NULL; /* an '@' in the path or query is not the userinfo */
+    if (!at || memchr(p, ':', (size_t)(at - p))) {
+        if (ret_err)
+            *ret_err = strdup(at ? "DATABASE_PASSWORD: DATABASE_URL has a password already "
+                                   "(fix: remove one of them)"
+                                 : "DATABASE_PASSWORD: DATABASE_URL names no user (fix: "
+                                   "write it as postgresql://USER@HOST:5432/DB)");
+        return -EINVAL;
+    }
+    cmn_str_t o = CMN_STR_INIT(16384);
+    int bad = cmn_str_append(&o, u, (size_t)(at - u)) | cmn_str_appends(&o, ":");
+    for (const unsigned char *c = (const unsigned char *)pw; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            strchr("-._~", *c))
+            bad |= cmn_str_append(&o, (const char *)c, 1);
+        else
+            bad |= cmn_str_printf(&o, "%%%02X", *c);
+    }
+    if ((bad | cmn_str_appends(&o, at)) < 0) {
+        cmn_str_free(&o);
+        return -ENOMEM;
+    }
+    free(s->database_url);
+    s->database_url = cmn_str_steal(&o);
+    return s->database_url ? 0 : -ENOMEM;
+}
+
 int cmn_settings_load(cmn_settings_t *s, char **ret_err)
 {
     cmn_settings_t tmp;
@@ -269,7 +317,9 @@ int cmn_settings_load(cmn_settings_t *s, char **ret_err)
     for (size_t n = tmp.public_url ? strlen(tmp.public_url) : 0;
          n > 0 && tmp.public_url[n - 1] == '/'; n--)
         tmp.public_url[n - 1] = '\0';
-    r = s_validate(&tmp, ret_err);
+    r = s_url_password(&tmp, ret_err);
+    if (r == 0)
+        r = s_validate(&tmp, ret_err);
     if (r < 0) {
         cmn_settings_free(&tmp);
         return r;

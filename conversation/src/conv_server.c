@@ -34,6 +34,7 @@ struct conv_server {
     cmn_counter_t *m_requests;
     cmn_counter_t *m_flood;
     cmn_counter_t *m_expired;
+    cmn_histogram_t *m_step; /* one message through flood check, flow and store */
 };
 
 /* One person, during the transaction. */
@@ -49,6 +50,13 @@ typedef struct {
     int64_t last_outbox; /* the last reply queued, 0 if none */
     int handled;
 } s_person_t;
+
+static double s_mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int s_this_year(void)
 {
@@ -353,10 +361,12 @@ static int s_person(conv_server_t *s, cmn_store_t *st, const char *user)
                                            the language is kept */
     for (int i = 0; i < n && r == 0; i++) {
         conv_inmsg_t m;
+        double t0 = s_mono_seconds();
         conv_store_inbox_get(rows, i, &m);
         r = s_message(s, st, &p, &m, now);
         if (r == 0)
             r = conv_store_inbox_done(st, m.id, now);
+        cmn_histogram_observe(s->m_step, s_mono_seconds() - t0);
         flood_at = s_arrival(m.received_ms, now);
         p.handled++;
     }
@@ -482,6 +492,12 @@ conv_server_t *conv_server_new(cmn_daemon_t *d)
                                      "Messages warned or ignored by flood protection");
     s->m_expired = cmn_metrics_counter(d->metrics, "sessions_expired_total", NULL,
                                        "Conversations restarted after expiry");
+    s->m_step = cmn_metrics_histogram(d->metrics, "conversation_step_seconds", NULL,
+                                      "Time to handle one message (flood check, dialogue step, "
+                                      "replies and session written)",
+                                      NULL, 0);
+    if (!s->m_step)
+        goto fail;
     if (d->settings.retention_days > 0) { /* the retention purge, off the worker loop */
         char *url = cmn_settings_store_url(&d->settings);
         s->retention = url ? cmn_retention_start(url, d->settings.retention_days,
@@ -499,7 +515,10 @@ fail:
 
 int conv_server_run(conv_server_t *s)
 {
-    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch, .on_rescan = s_on_rescan};
+    static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
+                                         .on_rescan = s_on_rescan,
+                                         .queue_stage = "conversation",
+                                         .queue_sql = conv_store_queue_sql};
     return cmn_stage_run(&s->st, &ops, s);
 }
 

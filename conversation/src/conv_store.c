@@ -272,3 +272,5 @@ int conv_store_purge(cmn_store_t *st, int64_t now, int64_t timeout_ms, int64_t m
         r = cmn_store_exec(st, "DELETE FROM flood WHERE updated_ms < $1", f, 1, NULL);
     return r;
 }
+
+const char conv_store_queue_sql[] = "SELECT COUNT(*), MIN(received_ms) FROM inbox WHERE status = 0";

@@ -27,6 +27,8 @@
 /* Keys (people) with pending inbox or ciu_done rows in one replica's share,
  * oldest first. */
 extern const cmn_scan_t conv_store_scan;
+/* Unfinished items and the oldest one's creation time (queue gauges). */
+extern const char conv_store_queue_sql[];
 
 /* One pending inbox message (strings borrowed from the rows). */
 typedef struct {

@@ -122,6 +122,7 @@ struct dhis_bridge {
     cmn_gauge_t *g_backlog;
     cmn_gauge_t *g_circuit;
     cmn_gauge_t *g_inflight;
+    cmn_gauge_t *g_configured; /* 1 when DHIS2_BASE_URL is set (alerts ignore the rest) */
     cmn_histogram_t *h_search;
     cmn_histogram_t *h_import;
     cmn_histogram_t *h_info;
@@ -1314,6 +1315,12 @@ dhis_bridge_t *dhis_bridge_new(cmn_daemon_t *d, int *ret_code)
         !b->m_flagged || !b->m_calls || !b->g_backlog || !b->g_circuit || !b->g_inflight ||
         !b->h_search || !b->h_import || !b->h_info || !b->h_dup)
         goto fail;
+    b->g_configured = cmn_metrics_gauge(m, "dhis2_configured", NULL,
+                                        "1 when DHIS2 is configured (DHIS2_BASE_URL set), 0 when "
+                                        "enrolments only wait as pending");
+    if (b->g_configured == NULL)
+        goto fail;
+    cmn_gauge_set(b->g_configured, b->cfg != NULL);
     if (b->cfg == NULL) {
         log_warn(S_MODULE, NULL,
                  "DHIS2 not configured (DHIS2_BASE_URL is empty): registrations are kept as "
@@ -1349,7 +1356,9 @@ int dhis_bridge_run(dhis_bridge_t *b)
     static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
                                          .on_rescan = s_on_rescan,
                                          .poll_prepare = s_poll_prepare,
-                                         .on_poll = s_on_poll};
+                                         .on_poll = s_on_poll,
+                                         .queue_stage = "dhis2",
+                                         .queue_sql = dhis_store_queue_sql};
     return cmn_stage_run(&b->st, &ops, b);
 }
 

@@ -320,3 +320,6 @@ int dhis_store_reopen(cmn_store_t *st, int64_t now)
                            q, 1, NULL);
     return r;
 }
+
+const char dhis_store_queue_sql[] =
+    "SELECT COUNT(*), MIN(created_ms) FROM dhis2_sync WHERE status IN ('queued', 'pending')";

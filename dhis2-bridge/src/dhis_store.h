@@ -81,6 +81,8 @@ int dhis_store_synced_te(cmn_store_t *st, const char *ciu, char te[DHIS_UID_LEN]
 
 /* Outside a transaction. Rows queued or pending: *ret_n. */
 int dhis_store_backlog(cmn_store_t *st, int64_t *ret_n);
+/* Unfinished enrolments and the oldest one's creation time (queue gauges). */
+extern const char dhis_store_queue_sql[];
 
 /* Outside a transaction. 1 when a pending row is due at now and not
  * leased, 0 when none, or a store error. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,12 @@ struct s_group {
     s_group_t *next;
 };
 
+/* The label values of ciu_messages_in_total (docs/monitoring.md). */
+static const char *const s_channels[] = {"twilio", "meta", "sim"};
+static const char *const s_kinds[] = {"text", "media", "other"};
+#define S_NCHANNELS 3
+#define S_NKINDS 3
+
 struct ing_inbox {
     cmn_daemon_t *d;
     cmn_store_t *store; /* the writer's own handle */
@@ -65,6 +72,8 @@ struct ing_inbox {
     cmn_counter_t *m_isolated;
     cmn_histogram_t *m_batch_size;
     cmn_gauge_t *m_depth;
+    /* ciu_messages_in_total{channel, kind, outcome}: [channel][kind][new/duplicate] */
+    cmn_counter_t *m_by[S_NCHANNELS][S_NKINDS][2];
 };
 
 static void s_group_free(s_group_t *g)
@@ -214,6 +223,21 @@ static int s_commit_items(ing_inbox_t *in, s_item_t **items, size_t n, int64_t n
     return r;
 }
 
+/* Count a message by channel, kind (text, media, other) and new/duplicate. */
+static void s_count(ing_inbox_t *in, const s_item_t *it, bool duplicate)
+{
+    static const char *const media[] = {"image", "audio", "video", "document", "sticker"};
+    size_t ch = 0, kind = strcmp(it->kind, "text") == 0 ? 0 : 2;
+    while (ch < S_NCHANNELS && strcmp(it->channel, s_channels[ch]) != 0)
+        ch++;
+    if (ch == S_NCHANNELS)
+        return;
+    for (size_t i = 0; i < sizeof(media) / sizeof(media[0]); i++)
+        if (strcmp(it->kind, media[i]) == 0)
+            kind = 1;
+    cmn_counter_add(in->m_by[ch][kind][duplicate], 1);
+}
+
 static void s_announce(ing_inbox_t *in, s_item_t *it)
 {
     cmn_msg_t w;
@@ -224,6 +248,7 @@ static void s_announce(ing_inbox_t *in, s_item_t *it)
             cmn_pub_send(in->pub, &it->ev);
         return;
     }
+    s_count(in, it, it->duplicate);
     if (it->duplicate) {
         cmn_counter_add(in->m_duplicates, 1);
         return;
@@ -417,6 +442,19 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
                                              sizeof(sizes) / sizeof(sizes[0]));
     in->m_depth = cmn_metrics_gauge(d->metrics, "inbox_queue_depth", NULL,
                                     "Messages waiting for the inbox commit");
+    for (size_t c = 0; c < S_NCHANNELS; c++)
+        for (size_t k = 0; k < S_NKINDS; k++)
+            for (int dup = 0; dup < 2; dup++) {
+                char labels[96];
+                snprintf(labels, sizeof(labels), "channel=\"%s\",kind=\"%s\",outcome=\"%s\"",
+                         s_channels[c], s_kinds[k], dup ? "duplicate" : "new");
+                in->m_by[c][k][dup] = cmn_metrics_counter(
+                    d->metrics, "messages_in_total", labels,
+                    "Messages received by channel, kind (text, media, other) and outcome "
+                    "(new, duplicate)");
+                if (in->m_by[c][k][dup] == NULL)
+                    goto fail;
+            }
     if (pthread_create(&in->thread, NULL, s_writer, in) != 0)
         goto fail;
     in->started = true;

@@ -101,7 +101,9 @@ struct snd_sender {
     cmn_counter_t *m_uploads;
     cmn_gauge_t *m_paused[S_NCH];
     cmn_histogram_t *m_delay;
-    cmn_histogram_t *m_call;
+    cmn_histogram_t *m_call[S_NCH];
+    /* ciu_messages_out_total: [twilio, meta, sim][sent, failed, retry] */
+    cmn_counter_t *m_out[S_NCH + 1][3];
 };
 
 static void s_call_free(s_call_t *c)
@@ -519,7 +521,8 @@ static void s_on_done(void *arg, const cmn_http_result_t *res)
     s_call_t *c = arg;
     snd_sender_t *s = c->s;
     s->inflight--;
-    cmn_histogram_observe(s->m_call, res->seconds);
+    if (c->ch >= 0 && c->ch < S_NCH)
+        cmn_histogram_observe(s->m_call[c->ch], res->seconds);
     if (res->curl_code == -1) { /* aborted at shutdown: the lease brings it back */
         s_call_free(c);
         return;
@@ -730,6 +733,7 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
             return; /* the send follows: the row is still claimed by this call */
         }
         cmn_counter_add(s->m_sent, 1);
+        cmn_counter_add(s->m_out[c->ch >= 0 ? c->ch : S_NCH][0], 1);
         if (c->created_ms > 0)
             cmn_histogram_observe(s->m_delay, (double)(cmn_now_ms() - c->created_ms) / 1000.0);
         log_debug(S_MODULE, c->trace, "reply %lld accepted (%s)", (long long)c->row,
@@ -737,10 +741,12 @@ static void s_after_record(snd_sender_t *s, s_call_t *c, int64_t mono)
         break;
     case SND_FAIL:
         cmn_counter_add(s->m_failed, 1);
+        cmn_counter_add(s->m_out[c->ch >= 0 ? c->ch : S_NCH][1], 1);
         log_warn(S_MODULE, c->trace, "reply %lld failed: %s", (long long)c->row, res->reason);
         break;
     default:
         cmn_counter_add(s->m_retries, 1);
+        cmn_counter_add(s->m_out[c->ch >= 0 ? c->ch : S_NCH][2], 1);
         log_info(S_MODULE, c->trace, "reply %lld will be retried: %s", (long long)c->row,
                  res->reason);
         break;
@@ -910,8 +916,26 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     s->m_delay = cmn_metrics_histogram(d->metrics, "reply_queue_seconds", NULL,
                                        "Time from reply queued to accepted by the channel", NULL,
                                        0);
-    s->m_call = cmn_metrics_histogram(d->metrics, "provider_call_seconds", NULL,
-                                      "Duration of provider calls", NULL, 0);
+    static const char *const outcomes[] = {"sent", "failed", "retry"};
+    for (int c = 0; c <= S_NCH; c++) {
+        char labels[64];
+        const char *name = c < S_NCH ? s->ch[c].name : "sim";
+        if (c < S_NCH) {
+            snprintf(labels, sizeof(labels), "channel=\"%s\"", name);
+            s->m_call[c] = cmn_metrics_histogram(d->metrics, "provider_call_seconds", labels,
+                                                 "Duration of provider calls", NULL, 0);
+            if (s->m_call[c] == NULL)
+                goto fail;
+        }
+        for (int o = 0; o < 3; o++) {
+            snprintf(labels, sizeof(labels), "channel=\"%s\",outcome=\"%s\"", name, outcomes[o]);
+            s->m_out[c][o] = cmn_metrics_counter(d->metrics, "messages_out_total", labels,
+                                                 "Replies by channel and outcome (sent, failed "
+                                                 "for good, to be retried)");
+            if (s->m_out[c][o] == NULL)
+                goto fail;
+        }
+    }
     return s;
 fail:
     snd_sender_destroy(&s);
@@ -955,7 +979,9 @@ int snd_sender_run(snd_sender_t *s)
     static const cmn_worker_ops_t ops = {.on_batch = s_on_batch,
                                          .on_rescan = s_on_rescan,
                                          .poll_prepare = s_poll_prepare,
-                                         .on_poll = s_on_poll};
+                                         .on_poll = s_on_poll,
+                                         .queue_stage = "sender",
+                                         .queue_sql = snd_store_queue_sql};
     int r = cmn_stage_run(&s->st, &ops, s);
     s_drain(s);
     return r;

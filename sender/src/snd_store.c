@@ -141,3 +141,6 @@ int snd_store_channel_state(cmn_store_t *st, const char *channel, bool paused, c
                           "excluded.updated_ms",
                           p, 4, NULL);
 }
+
+const char snd_store_queue_sql[] =
+    "SELECT COUNT(*), MIN(created_ms) FROM outbox WHERE status IN (0, 3)";

@@ -19,6 +19,8 @@
 /* The scan query for cmn_stage_scan: people with a reply due or a claim whose
  * lease expired, in this replica's share; $4 = now (ms). */
 extern const char snd_store_scan_sql[];
+/* Unfinished items and the oldest one's creation time (queue gauges). */
+extern const char snd_store_queue_sql[];
 
 /* The person's oldest unfinished reply (at most one row): columns
  * 0 id, 1 channel, 2 status, 3 to_addr, 4 body, 5 media_url, 6 ui, 7 trace,

@@ -203,8 +203,42 @@ static void test_name_file(void **state)
     assert_string_equal(err, "TC_PORT: both TC_PORT and TC_PORT_FILE are set "
                              "(listen port; fix: set only one of them)");
     free(err);
+
+    /* docker-compose: .env's empty NAME= beside a secret's NAME_FILE is the file */
+    setenv("TC_PORT", "", 1);
+    assert_null(load(&c));
+    assert_int_equal(c.port, 4242);
+    cmn_config_free(s_table, N, &c);
+
+    /* ... and an empty secret file beside a set NAME is the variable */
+    setenv("TC_PORT", "78", 1);
+    write_file("empty.txt", "\n");
+    setenv("TC_PORT_FILE", "empty.txt", 1);
+    assert_null(load(&c));
+    assert_int_equal(c.port, 78);
+    cmn_config_free(s_table, N, &c);
+
+    /* ... and an empty secret file alone is no value: the default, or .env's */
+    unsetenv("TC_PORT");
+    write_file(".env", "");
+    assert_null(load(&c));
+    assert_int_equal(c.port, 8000);
+    cmn_config_free(s_table, N, &c);
+    write_file(".env", "TC_PORT=79\n");
+    assert_null(load(&c));
+    assert_int_equal(c.port, 79);
+    cmn_config_free(s_table, N, &c);
+    write_file(".env", "");
     unsetenv("TC_PORT");
     unsetenv("TC_PORT_FILE");
+    /* an empty secret file of the name, the seed's alias set: the alias */
+    setenv("TC_NAME_FILE", "empty.txt", 1);
+    setenv("TC_OLD_NAME", "from the alias", 1);
+    assert_null(load(&c));
+    assert_string_equal(c.name, "from the alias");
+    cmn_config_free(s_table, N, &c);
+    unsetenv("TC_NAME_FILE");
+    unsetenv("TC_OLD_NAME");
 
     /* unreadable file */
     write_file(".env", "");

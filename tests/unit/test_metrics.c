@@ -2,10 +2,12 @@
  * concurrent updates. */
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,12 +164,52 @@ static void test_concurrent_updates(void **state)
     cmn_metrics_destroy(&m);
 }
 
+/* A stage registers its metrics while the admin thread may already render
+ * a scrape: registration moves the registry's array (ASan: use after free
+ * without the lock). */
+static _Atomic int s_rendering;
+
+static void *s_scraper(void *arg)
+{
+    cmn_metrics_t *m = arg;
+    while (s_rendering) {
+        cmn_str_t out = CMN_STR_INIT(1 << 22);
+        assert_int_equal(cmn_metrics_render(m, &out), 0);
+        cmn_str_free(&out);
+    }
+    return NULL;
+}
+
+static void test_register_while_rendering(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 30; round++) { /* each round: 7 moves of the array */
+        cmn_metrics_t *m = cmn_metrics_new("t");
+        pthread_t th;
+        char name[32];
+        s_rendering = 1;
+        assert_int_equal(pthread_create(&th, NULL, s_scraper, m), 0);
+        for (int i = 0; i < 1000; i++) {
+            snprintf(name, sizeof(name), "g%d", i);
+            assert_non_null(cmn_metrics_gauge(m, name, NULL, "G."));
+        }
+        s_rendering = 0;
+        pthread_join(th, NULL);
+        cmn_str_t out = CMN_STR_INIT(1 << 22);
+        assert_int_equal(cmn_metrics_render(m, &out), 0);
+        assert_non_null(strstr(cmn_str_cstr(&out), "t_g999 0\n"));
+        cmn_str_free(&out);
+        cmn_metrics_destroy(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_exact),
         cmocka_unit_test(test_default_buckets_and_errors),
         cmocka_unit_test(test_concurrent_updates),
+        cmocka_unit_test(test_register_while_rendering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,6 +293,46 @@ static void test_describe_store(void **state)
     cmn_settings_free(&s);
 }
 
+/* docker-compose: the database password is a secret file shared with the
+ * postgres image (DATABASE_PASSWORD_FILE), inserted into DATABASE_URL */
+static void test_database_password(void **state)
+{
+    (void)state;
+    cmn_settings_t s;
+    char *d, *err;
+    FILE *f = fopen("pw", "w");
+    assert_non_null(f);
+    fputs("p@ss:w/rd\n", f);
+    fclose(f);
+    setenv("DATABASE_URL", "postgresql://ciu@postgres:5432/ciu", 1);
+    setenv("DATABASE_PASSWORD_FILE", "pw", 1);
+    load_ok(&s);
+    assert_string_equal(s.database_url, "postgresql://ciu:p%40ss%3Aw%2Frd@postgres:5432/ciu");
+    d = cmn_settings_describe(&s);
+    assert_null(strstr(d, "p%40ss"));
+    assert_null(strstr(d, "p@ss"));
+    assert_non_null(strstr(d, "store: PostgreSQL postgresql://ciu:***@postgres:5432/ciu"));
+    free(d);
+    cmn_settings_free(&s);
+    /* SQLite: nothing to insert it into */
+    setenv("DATABASE_URL", "sqlite:///./x.db", 1);
+    load_ok(&s);
+    assert_string_equal(s.database_url, "sqlite:///./x.db");
+    cmn_settings_free(&s);
+    /* two passwords, or no user: one clear line */
+    setenv("DATABASE_URL", "postgresql://ciu:other@postgres/ciu", 1);
+    err = load_err();
+    assert_string_equal(err, "DATABASE_PASSWORD: DATABASE_URL has a password already (fix: "
+                             "remove one of them)");
+    free(err);
+    setenv("DATABASE_URL", "postgresql://postgres/ciu", 1);
+    err = load_err();
+    assert_non_null(strstr(err, "DATABASE_URL names no user"));
+    free(err);
+    unsetenv("DATABASE_PASSWORD_FILE");
+    unlink("pw");
+}
+
 static void test_require(void **state)
 {
     (void)state;
@@ -465,6 +505,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_file_and_aliases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_url, setup, teardown),

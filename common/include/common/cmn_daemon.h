@@ -99,6 +99,13 @@ typedef struct {
     /* Optional: after each wait (readiness, timeout or wake-up), drive the
      * calls in flight and what is due. 0 or -errno (counted as a failed batch). */
     int (*on_poll)(void *arg);
+    /* Optional: the stage's queue, for the gauges ciu_queue_depth{stage=...}
+     * and ciu_queue_oldest_seconds{stage=...}, refreshed after a scan at most
+     * every few seconds. queue_sql (no parameters) returns one row: the number
+     * of unfinished items and the creation time (ms since the epoch) of the
+     * oldest one (NULL when there is none). */
+    const char *queue_stage;
+    const char *queue_sql;
 } cmn_worker_ops_t;
 
 /* Boot a daemon (CMN_BOOT_DONE: --help/--version printed). admin_port_field:

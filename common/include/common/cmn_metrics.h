@@ -3,7 +3,8 @@
  *
  * A registry owns its metrics; the pointers it hands out stay valid until
  * cmn_metrics_destroy(). Updates are lock-free and safe from any thread;
- * registration is not (register everything at start). Each metric may carry
+ * registration and rendering take the registry's lock (a stage may register
+ * while the admin thread renders a scrape). Each metric may carry
  * one fixed label set, e.g. `channel="sim"`; metrics sharing a name share
  * one HELP/TYPE header.
  */

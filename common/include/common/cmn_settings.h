@@ -14,7 +14,9 @@
 typedef struct {
     /* storage and identity */
     char *data_dir;          /* CIU_DATA_DIR, default ./data */
-    char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir */
+    char *database_url;      /* DATABASE_URL: postgresql://... ; empty = SQLite in data_dir;
+                              * with DATABASE_PASSWORD inserted when the URL had none */
+    char *database_password; /* DATABASE_PASSWORD (secret) */
     long retention_days;     /* CIU_RETENTION_DAYS: finished work kept (0 = forever) */
     long retention_interval_s; /* CIU_RETENTION_INTERVAL_S: between automatic purges */
     char *uic_salt;          /* UIC_SALT (secret) */
