@@ -573,7 +573,8 @@ static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c
     if (result < 0) {
         log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
                                  "retries",
-                 twilio ? "twilio" : "meta", cmn_strerror(result));
+                 twilio ? "twilio" : "meta",
+                 result == -ENOSPC ? "disk full" : cmn_strerror(result));
         return s_error(s, c, 503, "not stored; retry");
     }
     cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - req->started) / 1000.0);
@@ -1121,6 +1122,8 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                               MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)S_HTTP_THREADS,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)cmn_settings_conn_per_ip(cfg),
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_IDLE_TIMEOUT_S,
                               MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                               MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
@@ -1136,9 +1139,10 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         goto fail;
     }
     char chans[64];
-    log_info(S_MODULE, NULL, "listening on http://%s:%d/ (channels: %s; webhooks at %s)",
+    log_info(S_MODULE, NULL, "listening on http://%s:%d/ (channels: %s; webhooks at %s; at "
+                             "most %ld connections per client address, 0: no limit)",
              cfg->http_addr, s->port, cmn_channels_describe(ch, chans, sizeof(chans)),
-             cfg->webhook_path);
+             cfg->webhook_path, cmn_settings_conn_per_ip(cfg));
     free(url);
     return s;
 fail:

@@ -30,7 +30,8 @@ static const char *const s_vars[] = {
     "CIU_RESCAN_MS", "CIU_BATCH_MAX", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
     "TWILIO_WHATSAPP_NUMBER", "META_ACCESS_TOKEN", "META_WHATSAPP_TOKEN", "META_PHONE_NUMBER_ID",
     "META_VERIFY_TOKEN", "META_WEBHOOK_VERIFY_TOKEN", "META_APP_SECRET", "DHIS2_BASE_URL",
-    "DHIS2_API_USERNAME", "DHIS2_API_PASSWORD", "DHIS2_API_TOKEN",
+    "DHIS2_API_USERNAME", "DHIS2_API_PASSWORD", "DHIS2_API_TOKEN", "CIU_SQLITE_SYNCHRONOUS",
+    "CIU_HTTP_MAX_CONN_PER_IP", "CIU_TRUST_PROXY",
 };
 #define NVARS (sizeof(s_vars) / sizeof(s_vars[0]))
 
@@ -136,6 +137,13 @@ static void test_defaults(void **state)
     assert_null(s.meta_token);
     assert_null(s.dhis2_base_url);
     assert_null(s.dhis2_token);
+    assert_string_equal(s.sqlite_synchronous, "full");
+    assert_int_equal(s.http_max_conn_per_ip, -1);
+    assert_int_equal(cmn_settings_conn_per_ip(&s), CMN_HTTP_CONN_PER_IP_DEFAULT);
+    s.trust_proxy = true; /* behind a proxy every connection comes from it: no limit */
+    assert_int_equal(cmn_settings_conn_per_ip(&s), 0);
+    s.http_max_conn_per_ip = 32; /* set explicitly: wins */
+    assert_int_equal(cmn_settings_conn_per_ip(&s), 32);
     cmn_settings_free(&s);
     cmn_settings_free(&s); /* idempotent */
     cmn_settings_free(NULL);
@@ -192,6 +200,24 @@ static void test_bad_values(void **state)
     assert_non_null(strstr(err, "fix: use fr, en, ln or sw)"));
     free(err);
     unsetenv("CIU_DEFAULT_LANGUAGE");
+
+    setenv("CIU_SQLITE_SYNCHRONOUS", "off", 1);
+    err = load_err();
+    assert_string_equal(err, "CIU_SQLITE_SYNCHRONOUS: 'off' is not a SQLite durability mode "
+                             "(when a commit reaches the disk; fix: use full or normal)");
+    free(err);
+    setenv("CIU_SQLITE_SYNCHRONOUS", "normal", 1);
+    cmn_settings_t s;
+    load_ok(&s);
+    assert_string_equal(s.sqlite_synchronous, "normal");
+    cmn_settings_free(&s);
+    unsetenv("CIU_SQLITE_SYNCHRONOUS");
+
+    setenv("CIU_HTTP_MAX_CONN_PER_IP", "-2", 1);
+    err = load_err();
+    assert_non_null(strstr(err, "CIU_HTTP_MAX_CONN_PER_IP: '-2' is out of range"));
+    free(err);
+    unsetenv("CIU_HTTP_MAX_CONN_PER_IP");
 
     setenv("LOG_JSON", "maybe", 1);
     err = load_err();
