@@ -52,6 +52,11 @@ from stack import DAEMONS, Person, Stack, check, query, run, wait_for  # noqa: E
 
 PG = os.path.join(harness.SOURCE_DIR, "tests/harness/pg.sh")
 FLOOD_WARNING = "trop de messages"
+# The background load: people playing whole conversations, and their arrival rate in
+# messages/s. The sanitizer build on 2 shared cores keeps up with about this much on SQLite
+# (docs/testing.md); CIU_FAULTS_PEOPLE / CIU_FAULTS_RATE override it to measure.
+PEOPLE = int(os.environ.get("CIU_FAULTS_PEOPLE", "60"))
+RATE = float(os.environ.get("CIU_FAULTS_RATE", "30"))
 
 
 def meta_env(fake):
@@ -120,6 +125,8 @@ def with_fakes(name, backend, scenario, env=None, dhis2=False, stack_class=None)
         except Exception:
             if d:
                 d.dump()
+            with open(os.path.join(stack.dir, "fake_calls.json"), "w") as f:
+                json.dump(fake.calls(), f)  # kept with the logs for a look
             raise
     try:
         return run(test, "faults-" + name, backend, e, stack_class=stack_class)
@@ -133,7 +140,7 @@ def with_fakes(name, backend, scenario, env=None, dhis2=False, stack_class=None)
 # ---- kill each daemon in turn ------------------------------------------------------------
 
 def kill_scenario(stack, fake, dhis2):
-    load = Load(stack, fake, people=60, rate=30).start()
+    load = Load(stack, fake, people=PEOPLE, rate=RATE).start()
     t0 = time.time()
     try:
         for name in ("ciu-conversation", "ciu-engine", "ciu-dhis2-bridge", "ciu-sender",
@@ -176,7 +183,7 @@ def gaps_by_person(calls, status_ok):
 
 
 def outages_scenario(stack, fake, dhis2):
-    load = Load(stack, fake, people=60, rate=30).start()
+    load = Load(stack, fake, people=PEOPLE, rate=RATE).start()
     try:
         load.wait_progress(40)
         seq0 = fake.calls()[-1]["seq"] if fake.calls() else 0
@@ -248,7 +255,7 @@ def pg_restart_main():
 
     def scenario(stack, fake, dhis2):
         before = pids(stack)
-        load = Load(stack, fake, people=60, rate=30).start()
+        load = Load(stack, fake, people=PEOPLE, rate=RATE).start()
         try:
             load.wait_progress(40)
             with load.lock:
