@@ -317,3 +317,46 @@ class Load:
         return ("%d people, %d messages, acks by status %r, reply p50 %.0f ms p99 %.0f ms" % (
             len(self.numbers), self.total(), dict(sorted(self.status.items())),
             pct(lat, 50) * 1000, pct(lat, 99) * 1000))
+
+
+def flood(stack, number, rate, seconds, stop=None, threads=64):
+    """One number posting signed Meta webhooks, open loop at `rate` messages/s for `seconds`
+    (each message due at its time; `threads` connections, so when ingress answers slower
+    than threads/rate the achieved rate is lower). Returns (messages, seconds, statuses)."""
+    stop = stop or threading.Event()
+    sent = [0]
+    statuses = {}
+    lock = threading.Lock()
+    t0 = time.time()
+
+    def worker():
+        host, port = stack.base.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        while not stop.is_set() and time.time() - t0 < seconds:
+            with lock:
+                k = sent[0]
+                sent[0] += 1
+            due = t0 + k / float(rate)
+            if due > time.time():
+                time.sleep(due - time.time())
+            body = P.meta_body(P.meta_inbound_payload(messages=[P.meta_text(number,
+                                                                           "spam %d" % k)]))
+            try:
+                conn.request("POST", "/whatsapp/webhook", body,
+                             P.meta_headers(body, P.META_APP_SECRET))
+                r = conn.getresponse()
+                r.read()
+                s = r.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                s = 0
+            with lock:
+                statuses[s] = statuses.get(s, 0) + 1
+        conn.close()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(statuses.values()), time.time() - t0, statuses
