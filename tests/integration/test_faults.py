@@ -37,7 +37,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -50,7 +49,6 @@ from dhis2_helpers import CIU_ATTR, FakeDhis2, bridge_env, metrics  # noqa: E402
 from load import Load, flood, pct, reply_text  # noqa: E402
 from stack import DAEMONS, Person, Stack, check, query, run, wait_for  # noqa: E402
 
-PG = os.path.join(harness.SOURCE_DIR, "tests/harness/pg.sh")
 FLOOD_WARNING = "trop de messages"
 # The background load: people playing whole conversations, and their arrival rate in
 # messages/s. The sanitizer build on 2 shared cores keeps up with about this much on SQLite
@@ -250,11 +248,7 @@ def outages_scenario(stack, fake, dhis2):
 # ---- PostgreSQL restarted ------------------------------------------------------------------
 
 def pg_restart_main():
-    pg_dir = tempfile.mkdtemp(prefix="ciu-pgrestart-")
-    os.chmod(pg_dir, 0o755)
-    subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
-    url = subprocess.run([PG, "newdb", pg_dir, "ciu_restart"], check=True, capture_output=True,
-                         text=True).stdout.strip().splitlines()[-1]
+    own = harness.OwnPostgres("ciu-pgrestart-", "ciu_restart")
 
     def scenario(stack, fake, dhis2):
         before = pids(stack)
@@ -263,7 +257,7 @@ def pg_restart_main():
             load.wait_progress(40)
             with load.lock:
                 n_log = len(load.log)
-            subprocess.run([PG, "stop", pg_dir], check=True, capture_output=True)
+            own.stop()
             t_stop = time.time()
             # a webhook while the server is down is refused, never acknowledged
             body = P.meta_body(P.meta_inbound_payload(
@@ -273,7 +267,7 @@ def pg_restart_main():
             check(status == 503, "a webhook with PostgreSQL down answered %s" % status)
             wait_for(lambda: any(s != 200 for _, _, _, s in load.log[n_log:]), 20,
                      "the load to meet the outage")
-            subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
+            own.start()
             print("PostgreSQL down for %.1f s" % (time.time() - t_stop))
             load.wait_done(150)
         finally:
@@ -295,10 +289,9 @@ def pg_restart_main():
         cius_once(stack, load)
 
     try:
-        return with_fakes("pg-restart", "postgres-own", scenario, env={"DATABASE_URL": url})
+        return with_fakes("pg-restart", "postgres-own", scenario, env={"DATABASE_URL": own.url})
     finally:
-        subprocess.run([PG, "stop", pg_dir], capture_output=True)
-        subprocess.run(["rm", "-rf", pg_dir])
+        own.destroy()
 
 
 # ---- SQLite disk full ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ typedef struct {
     char *public_url;        /* PUBLIC_BASE_URL | CIU_PUBLIC_URL (signatures, media links) */
     char *webhook_path;      /* WEBHOOK_PATH */
     bool trust_proxy;        /* CIU_TRUST_PROXY */
-    long http_max_conn_per_ip; /* CIU_HTTP_MAX_CONN_PER_IP (-1: default, see cmn_settings_conn_per_ip) */
+    long http_max_conn_per_ip;    /* CIU_HTTP_MAX_CONN_PER_IP (-1: cmn_settings_conn_per_ip) */
     bool insecure_skip_signature; /* CIU_INSECURE_SKIP_SIGNATURE */
     long media_ttl_s;        /* CIU_MEDIA_TTL_SECONDS */
     long admin_port_conversation; /* CIU_CONVERSATION_ADMIN_PORT */
