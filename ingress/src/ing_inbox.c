@@ -247,9 +247,10 @@ static void s_commit_batch(ing_inbox_t *in, s_group_t *batch)
             items[i]->outcome = 0;
     } else if (r == -ENOSPC) {
         /* every item would fail the same way: say it plainly, once per batch */
-        log_error(S_MODULE, NULL, "cannot store %zu received items: disk full (SQLITE_FULL: "
-                                  "no space left for the database in CIU_DATA_DIR; %s); "
-                                  "webhooks are answered 503 until space is freed",
+        log_error(S_MODULE, NULL,
+                  "cannot store %zu received items: disk full (SQLITE_FULL: "
+                  "no space left for the database in CIU_DATA_DIR; %s); "
+                  "webhooks are answered 503 until space is freed",
                   n, cmn_store_errmsg(in->store));
         for (size_t i = 0; i < n; i++)
             items[i]->outcome = r;

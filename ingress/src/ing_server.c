@@ -571,8 +571,9 @@ static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c
     if (result == -ETIMEDOUT)
         cmn_counter_add(s->m_timeouts, 1);
     if (result < 0) {
-        log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
-                                 "retries",
+        log_warn(S_MODULE, NULL,
+                 "%s webhook not stored (%s): answered 503 so the provider "
+                 "retries",
                  twilio ? "twilio" : "meta",
                  result == -ENOSPC ? "disk full" : cmn_strerror(result));
         return s_error(s, c, 503, "not stored; retry");
@@ -1115,18 +1116,15 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     /* One epoll loop per pool thread; handlers never block on the inbox or a
      * long-poll (they suspend the connection), so two threads serve
      * thousands of connections. */
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                  MHD_ALLOW_SUSPEND_RESUME,
-                              0, NULL, NULL, s_access, s, MHD_OPTION_SOCK_ADDR, &addr,
-                              MHD_OPTION_NOTIFY_COMPLETED, s_completed, s,
-                              MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)S_HTTP_THREADS,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
-                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                              (unsigned)cmn_settings_conn_per_ip(cfg),
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_IDLE_TIMEOUT_S,
-                              MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        s_access, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, s_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)S_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cmn_settings_conn_per_ip(cfg),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_IDLE_TIMEOUT_S,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)4096, MHD_OPTION_END);
     if (s->mhd == NULL) {
         log_error(S_MODULE, NULL, "CIU_HTTP_PORT: cannot listen on %s:%ld (in use?)",
                   cfg->http_addr, cfg->http_port);
@@ -1139,8 +1137,9 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         goto fail;
     }
     char chans[64];
-    log_info(S_MODULE, NULL, "listening on http://%s:%d/ (channels: %s; webhooks at %s; at "
-                             "most %ld connections per client address, 0: no limit)",
+    log_info(S_MODULE, NULL,
+             "listening on http://%s:%d/ (channels: %s; webhooks at %s; at "
+             "most %ld connections per client address, 0: no limit)",
              cfg->http_addr, s->port, cmn_channels_describe(ch, chans, sizeof(chans)),
              cfg->webhook_path, cmn_settings_conn_per_ip(cfg));
     free(url);

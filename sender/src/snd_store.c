@@ -121,8 +121,12 @@ int snd_store_failed(cmn_store_t *st, int64_t row, const char *reason, const cha
 int snd_store_retry(cmn_store_t *st, int64_t row, int64_t next_ms, const char *reason,
                     const char *code, bool count_attempt, bool maybe_sent)
 {
-    cmn_param_t p[] = {P_INT(next_ms), P_TEXT(reason), P_TEXT(code && *code ? code : NULL),
-                       P_INT(count_attempt ? 1 : 0), P_INT(row), P_INT(maybe_sent ? 1 : 0)};
+    cmn_param_t p[] = {P_INT(next_ms),
+                       P_TEXT(reason),
+                       P_TEXT(code && *code ? code : NULL),
+                       P_INT(count_attempt ? 1 : 0),
+                       P_INT(row),
+                       P_INT(maybe_sent ? 1 : 0)};
     return cmn_store_exec(st,
                           "UPDATE outbox SET status = 0, lease_ms = 0, next_ms = $1, "
                           "last_error = $2, error_code = $3, attempts = attempts + $4, "

@@ -30,8 +30,7 @@ static const char *const s_vars[] = {
     "CIU_RESCAN_MS", "CIU_BATCH_MAX", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
     "TWILIO_WHATSAPP_NUMBER", "META_ACCESS_TOKEN", "META_WHATSAPP_TOKEN", "META_PHONE_NUMBER_ID",
     "META_VERIFY_TOKEN", "META_WEBHOOK_VERIFY_TOKEN", "META_APP_SECRET", "DHIS2_BASE_URL",
-    "DHIS2_API_USERNAME", "DHIS2_API_PASSWORD", "DHIS2_API_TOKEN", "CIU_SQLITE_SYNCHRONOUS",
-    "CIU_HTTP_MAX_CONN_PER_IP", "CIU_TRUST_PROXY",
+    "DHIS2_API_USERNAME", "DHIS2_API_PASSWORD", "DHIS2_API_TOKEN",
 };
 #define NVARS (sizeof(s_vars) / sizeof(s_vars[0]))
 
@@ -46,6 +45,9 @@ static void clear_env(void)
         unsetenv(s_vars[i]);
         unsetenv(file);
     }
+    unsetenv("CIU_SQLITE_SYNCHRONOUS");
+    unsetenv("CIU_HTTP_MAX_CONN_PER_IP");
+    unsetenv("CIU_TRUST_PROXY");
 }
 
 static int setup(void **state)
