@@ -208,7 +208,7 @@ def main():
            "LOG_LEVEL": "warning", "CIU_RESCAN_MS": "1000"}
     stack = Stack("webhook-bench", args.backend, env)
     flooded = flooder = None
-    flooder_number = "243980000001"
+    flooder_number = "243970000001"  # outside both phases' numbers (24399…, 24398…)
     try:
         stack.start()
         res = Bench(stack, fake, args.rate, args.seconds, args.think).run()

@@ -21,6 +21,7 @@
 #include "common/cmn_log.h"
 #include "ing_inbox.h"
 #include "ing_server.h"
+#include "ing_shed.h"
 #include "ing_webhook.h"
 
 #define S_MODULE "http"
@@ -113,6 +114,8 @@ struct ing_server {
     cmn_counter_t *m_timeouts;
     cmn_histogram_t *m_ack;
     cmn_gauge_t *m_polls;
+    ing_shed_t *shed; /* drops a flooding number's messages before the store */
+    cmn_counter_t *m_shed;
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -564,6 +567,25 @@ static void s_keep_ours(ing_server_t *s, const char *channel, ing_batch_t *b)
                  strcmp(channel, "meta") == 0 ? "META_PHONE_NUMBER_ID" : "TWILIO_WHATSAPP_NUMBER");
 }
 
+/* Drop, before the store, the messages of a number far past the flood limit
+ * (ing_shed.h): the conversation would ignore them anyway, and storing them
+ * would slow everyone else down. Answered 200 like the rest (a provider must
+ * not send them again). */
+static void s_shed_floods(ing_server_t *s, ing_batch_t *b)
+{
+    int64_t now = cmn_mono_ms();
+    size_t k = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        if (!ing_shed_admit(s->shed, b->msgs[i].from, now)) {
+            free(b->msgs[i].text);
+            cmn_counter_add(s->m_shed, 1);
+            continue;
+        }
+        b->msgs[k++] = b->msgs[i];
+    }
+    b->nmsgs = k;
+}
+
 /* The answers to a provider once its webhook is stored (or not). */
 static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
                                        int result, bool twilio)
@@ -608,6 +630,7 @@ static enum MHD_Result s_store_batch(ing_server_t *s, struct MHD_Connection *c, 
     int r;
 
     s_keep_ours(s, channel, b);
+    s_shed_floods(s, b);
     if (b->nmsgs + b->nstatuses == 0)
         return s_stored_answer(s, c, req, 0, twilio);
     msgs = calloc(b->nmsgs + 1, sizeof(*msgs));
@@ -1087,6 +1110,12 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                                      NULL, 0);
     s->m_polls = cmn_metrics_gauge(d->metrics, "sim_polls_waiting", NULL,
                                    "Simulator long-polls waiting for a reply");
+    s->m_shed = cmn_metrics_counter(d->metrics, "webhook_flood_shed_total", NULL,
+                                    "Webhook messages dropped before the store: their number "
+                                    "sent more than twice the flood limit");
+    s->shed = ing_shed_new(cfg->flood_max, cfg->flood_window_s);
+    if (s->shed == NULL)
+        goto fail;
     url = cmn_settings_store_url(cfg);
     if (url == NULL || cmn_store_open(url, &s->reader, err, sizeof(err)) < 0) {
         log_error(S_MODULE, NULL, "cannot open the store: %s", err);
@@ -1180,6 +1209,7 @@ void ing_server_destroy(ing_server_t **p)
     cmn_sub_destroy(&s->sub);
     ing_inbox_destroy(&s->inbox);
     cmn_store_destroy(&s->reader);
+    ing_shed_destroy(&s->shed);
     pthread_mutex_destroy(&s->park_lock);
     pthread_mutex_destroy(&s->reader_lock);
     free(s);

@@ -440,6 +440,11 @@ def flood_scenario(stack, fake, dhis2):
     # warning, then nothing: every later message is dropped
     check(len(replies) <= 2 * 20 + 1 and FLOOD_WARNING in replies[-1],
           "the flooder got %d replies, the last %r" % (len(replies), replies[-1][:60]))
+    shed = int(metrics(stack, "ciu-ingress").get("ciu_webhook_flood_shed_total", 0))
+    stored = int(query(stack, "SELECT count(*) FROM inbox WHERE channel = 'meta'")[0][0]) - 40 * 7
+    print("flooder's messages: %d dropped by ingress before the store, %d stored" % (
+        shed, stored))
+    check(shed > 0 and stored <= 2 * 20 + 5, "ingress stored %d of the flooder's messages" % stored)
     a, b = pct(calm.reply_latencies(), 99), pct(loud.reply_latencies(), 99)
     print("others' reply p99: %.0f ms unflooded, %.0f ms flooded (x%.1f); p50 %.0f / %.0f ms" % (
         a * 1000, b * 1000, b / a if a else 0, pct(calm.reply_latencies(), 50) * 1000,
