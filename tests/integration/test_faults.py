@@ -32,6 +32,7 @@ Usage: test_faults.py kill sqlite|postgres | outages | pg_restart | disk_full | 
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -296,6 +297,9 @@ def pg_restart_main():
 
 # ---- SQLite disk full ------------------------------------------------------------------------
 
+MOUNTED = []  # the tmpfs data folders still mounted
+
+
 class TmpfsStack(Stack):
     """The stack with its data folder on a tmpfs of a few megabytes."""
     SIZE = "24m"
@@ -305,10 +309,20 @@ class TmpfsStack(Stack):
         os.makedirs(self.data)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0750" % self.SIZE,
                         "ciu-faults", self.data], check=True)
+        MOUNTED.append(self)
 
     def cleanup(self):
-        subprocess.run(["umount", self.data])
+        self.unmount()
         super().cleanup()
+
+    def unmount(self):
+        """Unmount the tmpfs (a copy of what it held is kept beside it when the test failed)."""
+        if os.path.ismount(self.data):
+            if os.path.exists(os.path.join(self.data, "ciu.db")):
+                shutil.copytree(self.data, self.data + "-copy", dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("filler"))
+            subprocess.run(["umount", self.data])
+            MOUNTED.remove(self)
 
 
 def fill(path):
@@ -402,7 +416,11 @@ def disk_full_main():
         os.environ["CIU_FAULTS_UNSHARED"] = "1"
         os.execvp("unshare", ["unshare", "--user", "--map-root-user", "--mount",
                               sys.executable] + sys.argv)
-    return with_fakes("disk-full", "sqlite", disk_full_scenario, stack_class=TmpfsStack)
+    try:
+        return with_fakes("disk-full", "sqlite", disk_full_scenario, stack_class=TmpfsStack)
+    finally:
+        for st in list(MOUNTED):  # a failed test keeps its folder, not a mount
+            st.unmount()
 
 
 # ---- one number flooding ---------------------------------------------------------------------
