@@ -112,6 +112,12 @@ static int s_open_store(cmn_daemon_t *d)
                   err);
         return CMN_EXIT_UNAVAILABLE;
     }
+    r = cmn_store_set_synchronous(d->store, d->settings.sqlite_synchronous);
+    if (r < 0) {
+        log_error(S_MODULE, NULL, "CIU_SQLITE_SYNCHRONOUS: cannot set '%s': %s",
+                  d->settings.sqlite_synchronous, cmn_store_errmsg(d->store));
+        return CMN_EXIT_UNAVAILABLE;
+    }
     r = cmn_store_migrate(d->store);
     if (r < 0) {
         log_error(S_MODULE, NULL, "cannot migrate the store: %s", cmn_store_errmsg(d->store));

@@ -128,10 +128,12 @@ static void s_finish(cmn_http_t *h, s_xfer_t *x, CURLcode code, bool aborted)
     cmn_http_result_t res;
     long status = 0;
     double secs = 0;
+    long request_size = 0;
     memset(&res, 0, sizeof(res));
     if (!aborted) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
+        curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size);
     }
     res.curl_code = aborted ? -1 : (int)code;
     res.status = code == CURLE_OK && !aborted ? status : 0;
@@ -146,6 +148,7 @@ static void s_finish(cmn_http_t *h, s_xfer_t *x, CURLcode code, bool aborted)
     res.truncated = x->truncated;
     res.retry_after_s = x->retry_after_s;
     res.seconds = secs;
+    res.sent = request_size > 0;
     h->inflight--;
     if (x->done)
         x->done(x->arg, &res);

@@ -46,6 +46,10 @@ static const cmn_cfg_entry_t s_table[] = {
     SECRET("DATABASE_PASSWORD", NULL, database_password,
            "password of the PostgreSQL user when DATABASE_URL has none (docker secrets: "
            "DATABASE_PASSWORD_FILE)"),
+    STR("CIU_SQLITE_SYNCHRONOUS", NULL, "full", sqlite_synchronous,
+        "SQLite durability: full (every commit on disk before the webhook is answered) or "
+        "normal (survives a process crash, not a power loss or OS crash: the last commits "
+        "may be lost)"),
     SECRET("UIC_SALT", NULL, uic_salt,
            "secret key for the keyed hashes of phone numbers, at least 32 characters"),
     BOOL("CIU_SIMULATOR", "false", simulator, "enable the simulator channel (demo)"),
@@ -81,6 +85,10 @@ static const cmn_cfg_entry_t s_table[] = {
         "path of the Twilio and Meta webhooks"),
     BOOL("CIU_TRUST_PROXY", "false", trust_proxy,
          "honour X-Forwarded-Proto/X-Forwarded-Host (only behind your own reverse proxy)"),
+    INT("CIU_HTTP_MAX_CONN_PER_IP", "-1", -1, 100000, http_max_conn_per_ip,
+        "connections one client address may hold open on ciu-ingress's port (0: no limit; "
+        "-1: 256, or no limit when CIU_TRUST_PROXY is set, as behind a proxy every "
+        "connection comes from the proxy: limit there, e.g. nginx limit_conn)"),
     BOOL("CIU_INSECURE_SKIP_SIGNATURE", "false", insecure_skip_signature,
          "accept webhooks without checking their signature (local tests only)"),
     INT("CIU_MEDIA_TTL_SECONDS", "3600", 1, 604800, media_ttl_s,
@@ -247,6 +255,14 @@ static int s_validate(const cmn_settings_t *s, char **ret_err)
                  s->default_lang ? s->default_lang : "");
         goto bad;
     }
+    if (!s->sqlite_synchronous || (strcmp(s->sqlite_synchronous, "full") != 0 &&
+                                   strcmp(s->sqlite_synchronous, "normal") != 0)) {
+        snprintf(line, sizeof(line),
+                 "CIU_SQLITE_SYNCHRONOUS: '%.40s' is not a SQLite durability mode (when a "
+                 "commit reaches the disk; fix: use full or normal)",
+                 s->sqlite_synchronous ? s->sqlite_synchronous : "");
+        goto bad;
+    }
     if (!s->data_dir || !*s->data_dir) {
         snprintf(line, sizeof(line),
                  "CIU_DATA_DIR: is empty (folder for the SQLite database and local state; "
@@ -405,6 +421,13 @@ char *cmn_settings_describe(const cmn_settings_t *s)
     free(line);
     free(store);
     return out;
+}
+
+long cmn_settings_conn_per_ip(const cmn_settings_t *s)
+{
+    if (s->http_max_conn_per_ip >= 0)
+        return s->http_max_conn_per_ip;
+    return s->trust_proxy ? 0 : CMN_HTTP_CONN_PER_IP_DEFAULT;
 }
 
 int cmn_settings_require(const cmn_settings_t *s, const char *name, const char *why,

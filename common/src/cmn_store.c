@@ -490,6 +490,21 @@ int cmn_store_ping(cmn_store_t *st)
     return st->be->ping(st);
 }
 
+int cmn_store_set_synchronous(cmn_store_t *st, const char *mode)
+{
+    bool full, normal;
+
+    if (!st || !mode)
+        return -EINVAL;
+    full = strcmp(mode, "full") == 0;
+    normal = strcmp(mode, "normal") == 0;
+    if (!full && !normal)
+        return -EINVAL;
+    if (st->kind != CMN_STORE_SQLITE)
+        return 0;
+    return st->be->script(st, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
 int cmn_store_checkpoint(cmn_store_t *st)
 {
     if (!st)

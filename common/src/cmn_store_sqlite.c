@@ -1,6 +1,7 @@
 /* cmn_store_sqlite: the SQLite backend of cmn_store.
  *
- * WAL, synchronous=FULL, a busy timeout, secure_delete, foreign keys;
+ * WAL, synchronous=FULL (NORMAL on request: cmn_store_set_synchronous), a
+ * busy timeout, secure_delete, foreign keys; SQLITE_FULL is -ENOSPC;
  * statements prepared once per handle (SQLITE_PREPARE_PERSISTENT) and cached
  * by SQL text; write transactions with BEGIN IMMEDIATE so concurrent
  * processes queue for the write lock. See docs/common/store.md.
@@ -36,6 +37,8 @@ static int s_lite_error(cmn_store_t *st, int rc)
         return -EBUSY;
     case SQLITE_NOMEM:
         return -ENOMEM;
+    case SQLITE_FULL: /* the disk (or the file system's quota) is full */
+        return -ENOSPC;
     default:
         return -EIO;
     }

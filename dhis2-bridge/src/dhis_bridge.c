@@ -516,7 +516,7 @@ static void s_start_import(s_job_t *j)
     if (r == 0)
         r = s_start(b, "POST", cmn_str_cstr(&url), body, s_on_import, j);
     if (r < 0) {
-        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0};
+        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0, false};
         s_rows_all(j, S_OUT_RETRY, &res);
     }
     free(body);
@@ -591,7 +591,7 @@ static void s_start_search(s_job_t *j)
     if (r == 0)
         r = s_start(b, "GET", cmn_str_cstr(&url), NULL, s_on_search, j);
     if (r < 0) {
-        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0};
+        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0, false};
         s_rows_all(j, S_OUT_RETRY, &res);
     }
     free(cius);
@@ -912,7 +912,7 @@ static void s_start_dup(s_job_t *j)
             r = s_start(b, "GET", cmn_str_cstr(&url), NULL, s_on_dup_get, j);
     }
     if (r < 0) {
-        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0};
+        cmn_http_result_t res = {0, 0, cmn_strerror(r), "", 0, false, -1, 0, false};
         s_dup_done_res(j, "retry", &res);
     }
     free(body);

@@ -292,6 +292,15 @@ static void s_commit_batch(ing_inbox_t *in, s_group_t *batch)
     if (r == 0) {
         for (size_t i = 0; i < n; i++)
             items[i]->outcome = 0;
+    } else if (r == -ENOSPC) {
+        /* every item would fail the same way: say it plainly, once per batch */
+        log_error(S_MODULE, NULL,
+                  "cannot store %zu received items: disk full (SQLITE_FULL: "
+                  "no space left for the database in CIU_DATA_DIR; %s); "
+                  "webhooks are answered 503 until space is freed",
+                  n, cmn_store_errmsg(in->store));
+        for (size_t i = 0; i < n; i++)
+            items[i]->outcome = r;
     } else if (cmn_store_ping(in->store) == 0 && n > 1) {
         cmn_counter_add(in->m_isolated, 1);
         log_warn(S_MODULE, NULL, "a batch of %zu received items failed (%s); storing them one "
@@ -300,7 +309,8 @@ static void s_commit_batch(ing_inbox_t *in, s_group_t *batch)
         r = 0;
         for (size_t i = 0; i < n; i++) {
             items[i]->duplicate = items[i]->advanced = false;
-            items[i]->outcome = s_commit_items(in, &items[i], 1, now) < 0 ? -EIO : 0;
+            int one = s_commit_items(in, &items[i], 1, now);
+            items[i]->outcome = one == -ENOSPC ? one : one < 0 ? -EIO : 0;
             if (items[i]->outcome < 0) {
                 log_error(S_MODULE, items[i]->id, "cannot store a received %s: %s",
                           items[i]->is_status ? "status" : "message",
@@ -411,6 +421,11 @@ ing_inbox_t *ing_inbox_new(cmn_daemon_t *d, const char *conversation_endpoints,
     url = cmn_settings_store_url(&d->settings);
     if (url == NULL || cmn_store_open(url, &in->store, err, sizeof(err)) < 0) {
         log_error(S_MODULE, NULL, "cannot open the store for the inbox: %s", err);
+        goto fail;
+    }
+    if (cmn_store_set_synchronous(in->store, d->settings.sqlite_synchronous) < 0) {
+        log_error(S_MODULE, NULL, "CIU_SQLITE_SYNCHRONOUS: cannot set '%s': %s",
+                  d->settings.sqlite_synchronous, cmn_store_errmsg(in->store));
         goto fail;
     }
     /* store discovery: the conversation replicas the store lists, refreshed

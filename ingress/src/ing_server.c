@@ -23,6 +23,7 @@
 #include "ing_admin.h"
 #include "ing_inbox.h"
 #include "ing_server.h"
+#include "ing_shed.h"
 #include "ing_webhook.h"
 
 #define S_MODULE "http"
@@ -116,6 +117,8 @@ struct ing_server {
     cmn_counter_t *m_timeouts;
     cmn_histogram_t *m_ack;
     cmn_gauge_t *m_polls;
+    ing_shed_t *shed; /* drops a flooding number's messages before the store */
+    cmn_counter_t *m_shed;
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -567,6 +570,25 @@ static void s_keep_ours(ing_server_t *s, const char *channel, ing_batch_t *b)
                  strcmp(channel, "meta") == 0 ? "META_PHONE_NUMBER_ID" : "TWILIO_WHATSAPP_NUMBER");
 }
 
+/* Drop, before the store, the messages of a number far past the flood limit
+ * (ing_shed.h): the conversation would ignore them anyway, and storing them
+ * would slow everyone else down. Answered 200 like the rest (a provider must
+ * not send them again). */
+static void s_shed_floods(ing_server_t *s, ing_batch_t *b)
+{
+    int64_t now = cmn_mono_ms();
+    size_t k = 0;
+    for (size_t i = 0; i < b->nmsgs; i++) {
+        if (!ing_shed_admit(s->shed, b->msgs[i].from, now)) {
+            free(b->msgs[i].text);
+            cmn_counter_add(s->m_shed, 1);
+            continue;
+        }
+        b->msgs[k++] = b->msgs[i];
+    }
+    b->nmsgs = k;
+}
+
 /* The answers to a provider once its webhook is stored (or not). */
 static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c, s_req_t *req,
                                        int result, bool twilio)
@@ -574,9 +596,11 @@ static enum MHD_Result s_stored_answer(ing_server_t *s, struct MHD_Connection *c
     if (result == -ETIMEDOUT)
         cmn_counter_add(s->m_timeouts, 1);
     if (result < 0) {
-        log_warn(S_MODULE, NULL, "%s webhook not stored (%s): answered 503 so the provider "
-                                 "retries",
-                 twilio ? "twilio" : "meta", cmn_strerror(result));
+        log_warn(S_MODULE, NULL,
+                 "%s webhook not stored (%s): answered 503 so the provider "
+                 "retries",
+                 twilio ? "twilio" : "meta",
+                 result == -ENOSPC ? "disk full" : cmn_strerror(result));
         return s_error(s, c, 503, "not stored; retry");
     }
     cmn_histogram_observe(s->m_ack, (double)(cmn_mono_ms() - req->started) / 1000.0);
@@ -609,6 +633,7 @@ static enum MHD_Result s_store_batch(ing_server_t *s, struct MHD_Connection *c, 
     int r;
 
     s_keep_ours(s, channel, b);
+    s_shed_floods(s, b);
     if (b->nmsgs + b->nstatuses == 0)
         return s_stored_answer(s, c, req, 0, twilio);
     msgs = calloc(b->nmsgs + 1, sizeof(*msgs));
@@ -1153,6 +1178,12 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
                                      NULL, 0);
     s->m_polls = cmn_metrics_gauge(d->metrics, "sim_polls_waiting", NULL,
                                    "Simulator long-polls waiting for a reply");
+    s->m_shed = cmn_metrics_counter(d->metrics, "webhook_flood_shed_total", NULL,
+                                    "Webhook messages dropped before the store: their number "
+                                    "sent more than twice the flood limit");
+    s->shed = ing_shed_new(cfg->flood_max, cfg->flood_window_s);
+    if (s->shed == NULL)
+        goto fail;
     url = cmn_settings_store_url(cfg);
     if (url == NULL || cmn_store_open(url, &s->reader, err, sizeof(err)) < 0) {
         log_error(S_MODULE, NULL, "cannot open the store: %s", err);
@@ -1200,16 +1231,15 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     /* One epoll loop per pool thread; handlers never block on the inbox or a
      * long-poll (they suspend the connection), so two threads serve
      * thousands of connections. */
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                  MHD_ALLOW_SUSPEND_RESUME,
-                              0, NULL, NULL, s_access, s, MHD_OPTION_SOCK_ADDR, &addr,
-                              MHD_OPTION_NOTIFY_COMPLETED, s_completed, s,
-                              MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)S_HTTP_THREADS,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_IDLE_TIMEOUT_S,
-                              MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                              MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        s_access, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, s_completed, s,
+        MHD_OPTION_URI_LOG_CALLBACK, s_uri_log, s, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)S_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_MAX,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cmn_settings_conn_per_ip(cfg),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_IDLE_TIMEOUT_S,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)4096, MHD_OPTION_END);
     if (s->mhd == NULL) {
         log_error(S_MODULE, NULL, "CIU_HTTP_PORT: cannot listen on %s:%ld (in use?)",
                   cfg->http_addr, cfg->http_port);
@@ -1222,9 +1252,11 @@ ing_server_t *ing_server_new(cmn_daemon_t *d, const cmn_channels_t *ch)
         goto fail;
     }
     char chans[64];
-    log_info(S_MODULE, NULL, "listening on http://%s:%d/ (channels: %s; webhooks at %s)",
+    log_info(S_MODULE, NULL,
+             "listening on http://%s:%d/ (channels: %s; webhooks at %s; at "
+             "most %ld connections per client address, 0: no limit)",
              cfg->http_addr, s->port, cmn_channels_describe(ch, chans, sizeof(chans)),
-             cfg->webhook_path);
+             cfg->webhook_path, cmn_settings_conn_per_ip(cfg));
     free(url);
     return s;
 fail:
@@ -1264,6 +1296,7 @@ void ing_server_destroy(ing_server_t **p)
     ing_inbox_destroy(&s->inbox);
     ing_admin_destroy(&s->admin);
     cmn_store_destroy(&s->reader);
+    ing_shed_destroy(&s->shed);
     pthread_mutex_destroy(&s->park_lock);
     pthread_mutex_destroy(&s->reader_lock);
     free(s);

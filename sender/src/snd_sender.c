@@ -57,6 +57,8 @@ struct s_call {
     int64_t created_ms;
     bool upload; /* this call uploads the image (Meta), the send follows */
     bool probe;  /* the call that tests a paused channel's credentials */
+    bool maybe_sent; /* no answer to a request that went out: the provider may have
+                      * accepted it, so its retry may be a duplicate (send_resends_total) */
     snd_result_t res;
     s_call_t *next;
 };
@@ -535,6 +537,7 @@ static void s_on_done(void *arg, const cmn_http_result_t *res)
         snd_meta_classify(res->status, res->body, res->retry_after_s, &c->res);
     if (res->status == 0)
         snprintf(c->res.reason, sizeof(c->res.reason), "no answer: %.120s", res->error);
+    c->maybe_sent = !c->upload && res->status == 0 && res->sent;
     c->next = s->finished;
     s->finished = c;
 }
@@ -625,7 +628,7 @@ static int s_record_one(snd_sender_t *s, cmn_store_t *st, s_call_t *c, int64_t n
         if (res->outcome == SND_RETRY_PEER && delay < S_PEER_WAIT_MS)
             delay = S_PEER_WAIT_MS;
         return snd_store_retry(st, c->row, now + delay, res->reason, res->code,
-                               res->outcome != SND_PAUSE);
+                               res->outcome != SND_PAUSE, c->maybe_sent);
     }
     }
 }
@@ -770,6 +773,8 @@ static int s_record(snd_sender_t *s)
         s_call_t *c = list;
         list = c->next;
         s_after_record(s, c, mono);
+        if (c->maybe_sent && c->res.outcome != SND_OK && c->res.outcome != SND_FAIL)
+            cmn_counter_add(s->m_resends, 1); /* its retry may send it twice */
         if (c->upload && c->res.outcome == SND_OK) {
             /* uploaded: now send the image by id, same claim */
             cmn_strlcpy(c->media_id, c->res.provider_id, sizeof(c->media_id));
@@ -903,8 +908,9 @@ snd_sender_t *snd_sender_new(cmn_daemon_t *d, const cmn_channels_t *ch)
     s->m_retries = cmn_metrics_counter(d->metrics, "send_retries_total", NULL,
                                        "Provider calls to be retried (network, 5xx, throttling)");
     s->m_resends = cmn_metrics_counter(d->metrics, "send_resends_total", NULL,
-                                       "Replies sent again after a lease expired (possible "
-                                       "duplicates: a sender died mid-call)");
+                                       "Replies sent again after a lease expired or a call "
+                                       "left unanswered (possible duplicates: a sender died "
+                                       "mid-call, or the provider answered too late)");
     s->m_ratelimited = cmn_metrics_counter(d->metrics, "send_rate_limited_total", NULL,
                                            "Times a send waited for the per-number rate limit");
     s->m_uploads = cmn_metrics_counter(d->metrics, "media_uploads_total", NULL,

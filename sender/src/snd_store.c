@@ -119,15 +119,19 @@ int snd_store_failed(cmn_store_t *st, int64_t row, const char *reason, const cha
 }
 
 int snd_store_retry(cmn_store_t *st, int64_t row, int64_t next_ms, const char *reason,
-                    const char *code, bool count_attempt)
+                    const char *code, bool count_attempt, bool maybe_sent)
 {
-    cmn_param_t p[] = {P_INT(next_ms), P_TEXT(reason), P_TEXT(code && *code ? code : NULL),
-                       P_INT(count_attempt ? 1 : 0), P_INT(row)};
+    cmn_param_t p[] = {P_INT(next_ms),
+                       P_TEXT(reason),
+                       P_TEXT(code && *code ? code : NULL),
+                       P_INT(count_attempt ? 1 : 0),
+                       P_INT(row),
+                       P_INT(maybe_sent ? 1 : 0)};
     return cmn_store_exec(st,
                           "UPDATE outbox SET status = 0, lease_ms = 0, next_ms = $1, "
-                          "last_error = $2, error_code = $3, attempts = attempts + $4 WHERE "
-                          "id = $5 AND status = 3",
-                          p, 5, NULL);
+                          "last_error = $2, error_code = $3, attempts = attempts + $4, "
+                          "resends = resends + $6 WHERE id = $5 AND status = 3",
+                          p, 6, NULL);
 }
 
 int snd_store_channel_state(cmn_store_t *st, const char *channel, bool paused, const char *reason,

@@ -49,9 +49,11 @@ int snd_store_media_put(cmn_store_t *st, const char *token, const char *media_id
 int snd_store_sent(cmn_store_t *st, int64_t row, const char *provider_id, int64_t now);
 /* Failed for good (claimed or pending), with the provider's code (may be NULL). */
 int snd_store_failed(cmn_store_t *st, int64_t row, const char *reason, const char *code);
-/* Back to pending until next_ms; count_attempt false for a paused channel. */
+/* Back to pending until next_ms; count_attempt false for a paused channel;
+ * maybe_sent when the call got no answer after the request went out (the
+ * retry may duplicate it: counted in the row's resends). */
 int snd_store_retry(cmn_store_t *st, int64_t row, int64_t next_ms, const char *reason,
-                    const char *code, bool count_attempt);
+                    const char *code, bool count_attempt, bool maybe_sent);
 int snd_store_channel_state(cmn_store_t *st, const char *channel, bool paused, const char *reason,
                             int64_t now);
 

@@ -57,6 +57,30 @@ def pg_url(name):
     return out.stdout.strip().splitlines()[-1]
 
 
+class OwnPostgres:
+    """A PostgreSQL server of one test's own (tests/harness/pg.sh in a temporary folder), for
+    tests that stop, freeze or restart it without disturbing the tests sharing the 'pg'
+    fixture. url: a fresh database `db` on it. stop()/start() keep the port and the data."""
+
+    def __init__(self, prefix, db):
+        self.pg = os.path.join(SOURCE_DIR, "tests/harness/pg.sh")
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.dir, 0o755)
+        self.start()
+        self.url = subprocess.run([self.pg, "newdb", self.dir, db], check=True,
+                                  capture_output=True, text=True).stdout.strip().splitlines()[-1]
+
+    def start(self):
+        subprocess.run([self.pg, "start", self.dir], check=True, capture_output=True)
+
+    def stop(self):
+        subprocess.run([self.pg, "stop", self.dir], check=True, capture_output=True)
+
+    def destroy(self):
+        subprocess.run([self.pg, "stop", self.dir], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Stack:
     def __init__(self, name, backend="sqlite", env=None, wrapper=None):
         self.name = name

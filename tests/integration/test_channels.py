@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import providers as P  # noqa: E402
+from load import reply_text  # noqa: E402
 from stack import build_dir, check, run  # noqa: E402
 
 PUBLIC = "https://ciu.test"  # PUBLIC_BASE_URL; the fakes resolve it to the ingress port
@@ -73,23 +74,6 @@ def sent_texts(calls, to, field):
     return out
 
 
-def twilio_text(c):
-    body = c["form"].get("Body", "")
-    return body if isinstance(body, str) else " ".join(body)
-
-
-def meta_text(c):
-    j = c["json"]
-    t = j.get("type")
-    if t == "text":
-        return j["text"]["body"]
-    if t == "image":
-        return "[image] " + j["image"].get("caption", "")
-    if t == "interactive":
-        return "[%s] %s" % (j["interactive"]["type"], j["interactive"]["body"]["text"])
-    return "[%s]" % t
-
-
 class Channel:
     """What differs between Twilio and Meta in a conversation."""
 
@@ -110,7 +94,7 @@ class Channel:
 
 
 class Twilio(Channel):
-    field = staticmethod(twilio_text)
+    field = staticmethod(reply_text)
 
     def post(self, params, path="/whatsapp/webhook", signature=None, token=None):
         url = PUBLIC + path
@@ -127,7 +111,7 @@ class Twilio(Channel):
 
 
 class Meta(Channel):
-    field = staticmethod(meta_text)
+    field = staticmethod(reply_text)
 
     def post_payload(self, payload, secret=None):
         body = P.meta_body(payload)

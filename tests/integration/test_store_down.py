@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,8 +14,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 import providers as P  # noqa: E402
 import stack as harness  # noqa: E402
 from stack import Person, check, run  # noqa: E402
-
-PG = os.path.join(harness.SOURCE_DIR, "tests/harness/pg.sh")
 
 
 def postgres_pids(pg_dir):
@@ -28,16 +25,13 @@ def postgres_pids(pg_dir):
 
 
 def main():
-    pg_dir = tempfile.mkdtemp(prefix="ciu-pgdown-")
-    os.chmod(pg_dir, 0o755)
-    subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
-    url = subprocess.run([PG, "newdb", pg_dir, "ciu_down"], check=True, capture_output=True,
-                         text=True).stdout.strip().splitlines()[-1]
+    own = harness.OwnPostgres("ciu-pgdown-", "ciu_down")
+    pg_dir, url = own.dir, own.url
 
     def scenario(stack):
         p = Person(stack, "+243810000999")
         p.say("Bonjour", "Question 1 sur 5")
-        subprocess.run([PG, "stop", pg_dir], check=True, capture_output=True)
+        own.stop()
         status, body = stack.request("GET", "/health")
         check(status == 503 and json.loads(body)["store"] is False,
               "health with the store down: %s %s" % (status, body))
@@ -49,7 +43,7 @@ def main():
         status, _, _ = P.post_json(stack.base + "/whatsapp/webhook", body,
                                    P.meta_headers(body, P.META_APP_SECRET))
         check(status == 503, "a Meta webhook not stored was answered %s" % status)
-        subprocess.run([PG, "start", pg_dir], check=True, capture_output=True)
+        own.start()
         deadline = time.time() + 30
         while time.time() < deadline:
             status, _ = stack.request("GET", "/health")
@@ -97,8 +91,7 @@ def main():
                "META_GRAPH_BASE_URL": "http://127.0.0.1:9"}
         return run(scenario, "store-down", "postgres-own", env=env)
     finally:
-        subprocess.run([PG, "stop", pg_dir], capture_output=True)
-        subprocess.run(["rm", "-rf", pg_dir])
+        own.destroy()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ static void clear_env(void)
         unsetenv(s_vars[i]);
         unsetenv(file);
     }
+    unsetenv("CIU_SQLITE_SYNCHRONOUS");
+    unsetenv("CIU_HTTP_MAX_CONN_PER_IP");
+    unsetenv("CIU_TRUST_PROXY");
 }
 
 static int setup(void **state)
@@ -136,6 +139,13 @@ static void test_defaults(void **state)
     assert_null(s.meta_token);
     assert_null(s.dhis2_base_url);
     assert_null(s.dhis2_token);
+    assert_string_equal(s.sqlite_synchronous, "full");
+    assert_int_equal(s.http_max_conn_per_ip, -1);
+    assert_int_equal(cmn_settings_conn_per_ip(&s), CMN_HTTP_CONN_PER_IP_DEFAULT);
+    s.trust_proxy = true; /* behind a proxy every connection comes from it: no limit */
+    assert_int_equal(cmn_settings_conn_per_ip(&s), 0);
+    s.http_max_conn_per_ip = 32; /* set explicitly: wins */
+    assert_int_equal(cmn_settings_conn_per_ip(&s), 32);
     cmn_settings_free(&s);
     cmn_settings_free(&s); /* idempotent */
     cmn_settings_free(NULL);
@@ -192,6 +202,24 @@ static void test_bad_values(void **state)
     assert_non_null(strstr(err, "fix: use fr, en, ln or sw)"));
     free(err);
     unsetenv("CIU_DEFAULT_LANGUAGE");
+
+    setenv("CIU_SQLITE_SYNCHRONOUS", "off", 1);
+    err = load_err();
+    assert_string_equal(err, "CIU_SQLITE_SYNCHRONOUS: 'off' is not a SQLite durability mode "
+                             "(when a commit reaches the disk; fix: use full or normal)");
+    free(err);
+    setenv("CIU_SQLITE_SYNCHRONOUS", "normal", 1);
+    cmn_settings_t s;
+    load_ok(&s);
+    assert_string_equal(s.sqlite_synchronous, "normal");
+    cmn_settings_free(&s);
+    unsetenv("CIU_SQLITE_SYNCHRONOUS");
+
+    setenv("CIU_HTTP_MAX_CONN_PER_IP", "-2", 1);
+    err = load_err();
+    assert_non_null(strstr(err, "CIU_HTTP_MAX_CONN_PER_IP: '-2' is out of range"));
+    free(err);
+    unsetenv("CIU_HTTP_MAX_CONN_PER_IP");
 
     setenv("LOG_JSON", "maybe", 1);
     err = load_err();

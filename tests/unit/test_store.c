@@ -530,10 +530,22 @@ static void test_backend_settings(void **state)
         assert_int_equal(cmn_store_query(st, "PRAGMA synchronous", NULL, 0, &rows), 0);
         assert_string_equal(cmn_rows_get(rows, 0, 0), "2"); /* FULL */
         cmn_rows_destroy(&rows);
+        /* CIU_SQLITE_SYNCHRONOUS=normal, and back */
+        assert_int_equal(cmn_store_set_synchronous(st, "normal"), 0);
+        assert_int_equal(cmn_store_query(st, "PRAGMA synchronous", NULL, 0, &rows), 0);
+        assert_string_equal(cmn_rows_get(rows, 0, 0), "1"); /* NORMAL */
+        cmn_rows_destroy(&rows);
+        assert_int_equal(cmn_store_set_synchronous(st, "full"), 0);
+        assert_int_equal(cmn_store_query(st, "PRAGMA synchronous", NULL, 0, &rows), 0);
+        assert_string_equal(cmn_rows_get(rows, 0, 0), "2");
+        cmn_rows_destroy(&rows);
         assert_int_equal(cmn_store_query(st, "PRAGMA busy_timeout", NULL, 0, &rows), 0);
         assert_string_equal(cmn_rows_get(rows, 0, 0), "10000");
         cmn_rows_destroy(&rows);
     }
+    assert_int_equal(cmn_store_set_synchronous(st, "off"), -EINVAL);
+    assert_int_equal(cmn_store_set_synchronous(st, "normal"), 0); /* PostgreSQL: no-op */
+    assert_int_equal(cmn_store_set_synchronous(st, "full"), 0);
     /* Foreign keys are enforced on both. */
     assert_int_equal(cmn_store_exec(st, "CREATE TABLE p (id BIGINT PRIMARY KEY)", NULL, 0, NULL),
                      0);

@@ -33,6 +33,8 @@ typedef struct {
     bool truncated;       /* body longer than the maximum: cut */
     long retry_after_s;   /* Retry-After in seconds (delta or HTTP date), -1 when absent */
     double seconds;       /* total time of the transfer */
+    bool sent;            /* the request went out: with status 0 (no answer, e.g. a timeout)
+                           * the far side may have acted on it all the same */
 } cmn_http_result_t;
 
 typedef void (*cmn_http_done_fn)(void *arg, const cmn_http_result_t *res);

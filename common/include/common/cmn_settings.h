@@ -19,6 +19,7 @@ typedef struct {
     char *database_password; /* DATABASE_PASSWORD (secret) */
     long retention_days;     /* CIU_RETENTION_DAYS: finished work kept (0 = forever) */
     long retention_interval_s; /* CIU_RETENTION_INTERVAL_S: between automatic purges */
+    char *sqlite_synchronous;  /* CIU_SQLITE_SYNCHRONOUS: "full" (default) or "normal" */
     char *uic_salt;          /* UIC_SALT (secret) */
     bool simulator;          /* CIU_SIMULATOR: enable the simulator channel (demo) */
     char *sim_allowed_hosts; /* CIU_SIM_ALLOWED_HOSTS: Host names /sim/ answers */
@@ -39,6 +40,7 @@ typedef struct {
     char *public_url;        /* PUBLIC_BASE_URL | CIU_PUBLIC_URL (signatures, media links) */
     char *webhook_path;      /* WEBHOOK_PATH */
     bool trust_proxy;        /* CIU_TRUST_PROXY */
+    long http_max_conn_per_ip;    /* CIU_HTTP_MAX_CONN_PER_IP (-1: cmn_settings_conn_per_ip) */
     bool insecure_skip_signature; /* CIU_INSECURE_SKIP_SIGNATURE */
     long media_ttl_s;        /* CIU_MEDIA_TTL_SECONDS */
     char *admin_password;    /* CIU_ADMIN_PASSWORD (secret): dashboard at /admin/; NULL: off */
@@ -120,6 +122,13 @@ int cmn_settings_require(const cmn_settings_t *s, const char *name, const char *
                          char **ret_err);
 /* Create CIU_DATA_DIR (and its parents, mode 0750) if missing. 0 or -errno. */
 int cmn_settings_make_data_dir(const cmn_settings_t *s);
+
+/* Connections one client address may hold on ingress's public port
+ * (CIU_HTTP_MAX_CONN_PER_IP): the setting, or when it is -1 the default,
+ * CMN_HTTP_CONN_PER_IP_DEFAULT, or 0 (no limit) behind a reverse proxy
+ * (CIU_TRUST_PROXY), where every connection comes from the proxy. */
+#define CMN_HTTP_CONN_PER_IP_DEFAULT 256
+long cmn_settings_conn_per_ip(const cmn_settings_t *s);
 /* "sqlite" path or the PostgreSQL URL the store should open. Caller frees.
  * SQLite: empty -> <data_dir>/ciu.db; sqlite:///./x.db (the seed's) -> ./x.db,
  * relative to the working directory; sqlite:///abs/x.db and

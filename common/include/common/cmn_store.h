@@ -72,6 +72,13 @@ int cmn_store_set_timeout(cmn_store_t *st, long timeout_ms);
  * deleted data does not linger in old WAL frames). 0, -EBUSY (readers
  * active: try again later), -EIO. PostgreSQL: no-op. */
 int cmn_store_checkpoint(cmn_store_t *st);
+/* SQLite: "full" (PRAGMA synchronous=FULL, every commit fsynced before it
+ * returns: the open default) or "normal" (WAL + NORMAL: the WAL is fsynced
+ * at checkpoints only, so a commit survives the process dying but the last
+ * ones may be lost if the machine loses power). Per handle. PostgreSQL: a
+ * no-op (the server's synchronous_commit decides). 0, -EINVAL for another
+ * mode, or -errno. */
+int cmn_store_set_synchronous(cmn_store_t *st, const char *mode);
 
 int cmn_store_begin(cmn_store_t *st); /* write transaction */
 int cmn_store_commit(cmn_store_t *st);
