@@ -173,10 +173,15 @@ static int s_qr_write(void *arg, const char *path, const char *ciu)
     return r;
 }
 
-/* After the commit: write the files of the media rows just committed. */
+/* After the commit: the files of the media rows just committed that are not
+ * there yet (s_qr_attach writes them before the commit; this is the retry
+ * when that failed, before the scan's). */
 static void s_files_write(ciu_engine_t *e)
 {
     for (size_t i = 0; i < e->nfiles; i++) {
+        struct stat sb;
+        if (stat(e->files[i].path, &sb) == 0)
+            continue;
         int r = s_qr_write(e, e->files[i].path, e->files[i].ciu);
         if (r < 0)
             log_warn(S_MODULE, NULL, "cannot write a QR image to %s: %s; the scan retries",
@@ -185,8 +190,19 @@ static void s_files_write(ciu_engine_t *e)
     e->nfiles = 0;
 }
 
-/* In the transaction: register a QR token for the CIU; its file is written
- * after the commit. ret_url: the public URL. */
+/* A transaction that did not commit: delete the files it wrote. */
+static void s_files_forget(ciu_engine_t *e)
+{
+    for (size_t i = 0; i < e->nfiles; i++)
+        unlink(e->files[i].path);
+    e->nfiles = 0;
+}
+
+/* In the transaction: register a QR token for the CIU and write its file
+ * now, so it is there when the sender wakes up after the commit (writing it
+ * after the commit made the sender wait for it: the CIU reply's p99 had a
+ * 1 s step). The files of an attempt that does not commit are deleted
+ * (s_files_forget). ret_url: the public URL. */
 static int s_qr_attach(ciu_engine_t *e, cmn_store_t *st, const char *ciu, int64_t now,
                        cmn_str_t *ret_url)
 {
@@ -208,6 +224,8 @@ static int s_qr_attach(ciu_engine_t *e, cmn_store_t *st, const char *ciu, int64_
     r = ciu_store_media_add(st, token, f->path, ciu, now + e->d->settings.media_ttl_s * 1000);
     if (r < 0)
         return r;
+    if (s_qr_write(e, f->path, ciu) < 0) /* written after the commit, or by the scan */
+        log_debug(S_MODULE, NULL, "QR file %s not written yet: after the commit", f->path);
     e->nfiles++;
     cmn_announce_count(e->st.ann, e->m_qr, 1);
     return cmn_str_printf(ret_url, "%s/media/qr/%s.png", e->d->settings.public_url, token);
@@ -398,7 +416,7 @@ static int s_tx(void *arg, cmn_store_t *st)
     int64_t now = cmn_now_ms();
     int r = 0;
 
-    e->nfiles = 0; /* files of a failed attempt are never written */
+    s_files_forget(e); /* the files of a failed attempt name tokens no row has */
     for (size_t k = 0; k < cmn_keyset_count(e->batch) && r == 0; k++) {
         ciu_request_t *list = NULL;
         size_t n = 0;
@@ -422,6 +440,8 @@ static int s_work(void *arg, const cmn_keyset_t *keys)
     r = cmn_stage_tx(e->d, e->st.ann, s_tx, e);
     if (r >= 0)
         s_files_write(e);
+    else
+        s_files_forget(e);
     e->nfiles = 0;
     s_qr_clear(e);
     return r;

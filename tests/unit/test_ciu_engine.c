@@ -239,8 +239,9 @@ static void test_registry_race(void **state)
     assert_int_equal(s_count(f, "SELECT count(*) FROM duplicates WHERE other_user_key = 'zoe'"), 1);
 }
 
-/* The QR image: the file is written after the commit; a file lost (a crash
- * between the commit and the write) is written again by the scan. */
+/* The QR image: the file is written with its row, before the commit (the
+ * sender finds it at once); a file lost (a crash, a full disk) is written
+ * again by the scan. */
 static void test_qr_file(void **state)
 {
     fix_t *f = *state;
