@@ -1,6 +1,7 @@
 /* ciu-webhook-loadgen: plays N simulated people through whole CIU conversations by
- * signed Meta webhooks against a running ciu-ingress, and receives the bot's replies on
- * an embedded fake of Meta's Graph API. Reports throughput and latencies.
+ * signed Meta webhooks (or Twilio forms, --channel twilio) against a running ciu-ingress,
+ * and receives the bot's replies on an embedded fake of Meta's Graph API (and of Twilio's
+ * Messages.json). Reports throughput and latencies.
  *
  *   ciu-webhook-loadgen --url http://127.0.0.1:PORT (--rate R | --closed C)
  *                       [--people N] [--duration S] [--think S] [--fake-port-file F] ...
@@ -16,8 +17,16 @@
  * Person i writes from +<number-base + i>. Its script is Bonjour, Mbengue, Ibrahima,
  * 1997, KN, 1, 1; the bot answers the first line with two messages (welcome, question 1)
  * and every other line with one; the last reply (the QR image's caption) carries the CIU.
- * Each line is one signed webhook (X-Hub-Signature-256: sha256=HMAC-SHA256(body) with
- * --app-secret) POSTed through one libcurl multi handle with keep-alive connections.
+ * Each line is one signed webhook (Meta: X-Hub-Signature-256: sha256=HMAC-SHA256(body) with
+ * --app-secret; Twilio: X-Twilio-Signature over --public-url + path and the sorted form)
+ * POSTed through one libcurl multi handle with keep-alive connections.
+ *
+ * The fake (libmicrohttpd, 127.0.0.1, 1-2 epoll threads) answers POST /{v}/{id}/messages
+ * with 200 and a wamid, POST /{v}/{id}/media with {"id"} (the QR upload, read and dropped),
+ * POST /2010-04-01/Accounts/{sid}/Messages.json with 201 and an SM sid. It hands each reply
+ * (recipient, arrival time, whether it holds the CIU) to the driver thread through a
+ * bounded queue and curl_multi_wakeup(). It checks no credentials: ingress's signature
+ * checks are what this exercises, not the sender's.
  *
  * Two modes:
  *   --closed C  at most C people in flight; a person sends its next line as soon as its
@@ -113,7 +122,7 @@ typedef struct {
 
 typedef struct gen gen_t;
 
-/* The embedded fake Graph API: runs in libmicrohttpd's threads, shares only `lock`'d
+/* The embedded fake provider API: runs in libmicrohttpd's threads, shares only `lock`'d
  * fields with the driver. */
 typedef struct {
     struct MHD_Daemon *mhd;
@@ -136,6 +145,8 @@ struct gen {
     char base[SIM_URL_MAX / 2];
     char url[SIM_URL_MAX];
     const char *path, *secret, *phone_id, *port_file, *ingress_port_file;
+    const char *public_url, *twilio_sid, *twilio_token, *twilio_number;
+    bool twilio; /* --channel twilio */
     long people, closed, duration, threads, connections, ready_timeout;
     long long number_base;
     double rate, think, timeout;
@@ -172,7 +183,7 @@ static void s_error(gen_t *g, err_t e, const char *fmt, ...)
     }
 }
 
-/* ---- the fake Graph API (libmicrohttpd threads) ---------------------------------- */
+/* ---- the fake provider API (libmicrohttpd threads) ---------------------------------- */
 
 static enum MHD_Result s_fake_answer(struct MHD_Connection *c, unsigned status, const char *json)
 {
@@ -193,7 +204,36 @@ static bool s_ends_with(const char *s, const char *tail)
     return n >= m && strcmp(s + n - m, tail) == 0;
 }
 
-/* A send request: record the reply for its person; answer like the Cloud API. */
+/* Record one reply: its person (from the recipient's digits) and whether it holds the CIU. */
+static unsigned long s_fake_record(fake_t *f, const char *to, bool bad, bool ciu, double now)
+{
+    long long num = 0;
+    long person = -1;
+    unsigned long seq;
+    char *end = NULL;
+    if (to != NULL) {
+        errno = 0;
+        num = strtoll(to, &end, 10);
+        if (errno == 0 && end != to && *end == '\0' && num >= f->g->number_base &&
+            num - f->g->number_base < f->g->people)
+            person = (long)(num - f->g->number_base);
+    }
+    pthread_mutex_lock(&f->lock);
+    seq = ++f->sends;
+    if (bad || to == NULL)
+        f->bad++;
+    else if (person < 0)
+        f->unknown++;
+    else if (f->nev == EVENTS_MAX)
+        f->full++;
+    else
+        f->ev[f->nev++] = (reply_ev_t){person, now, ciu};
+    pthread_mutex_unlock(&f->lock);
+    curl_multi_wakeup(f->g->multi);
+    return seq;
+}
+
+/* A Meta send request: record the reply for its person; answer like the Cloud API. */
 static enum MHD_Result s_fake_send(fake_t *f, struct MHD_Connection *c, const fake_req_t *rq)
 {
     double now = lg_now();
@@ -204,37 +244,17 @@ static enum MHD_Result s_fake_send(fake_t *f, struct MHD_Connection *c, const fa
     const char *cap = json_string_value(json_object_get(json_object_get(root, "image"), "caption"));
     json_t *inter = json_object_get(root, "interactive");
     const char *ibody = json_string_value(json_object_get(json_object_get(inter, "body"), "text"));
-    long long num = 0;
-    long person = -1;
     unsigned long seq;
-    char *end = NULL, out[320];
+    char out[320];
     bool ciu;
 
     if (st && strcmp(st, "read") == 0) { /* a read receipt is not a reply */
         json_decref(root);
         return s_fake_answer(c, MHD_HTTP_OK, "{\"success\":true}");
     }
-    if (to != NULL) {
-        errno = 0;
-        num = strtoll(to, &end, 10);
-        if (errno == 0 && end != to && *end == '\0' && num >= f->g->number_base &&
-            num - f->g->number_base < f->g->people)
-            person = (long)(num - f->g->number_base);
-    }
     ciu = (text && sim_find_ciu(text, NULL)) || (cap && sim_find_ciu(cap, NULL)) ||
           (ibody && sim_find_ciu(ibody, NULL));
-    pthread_mutex_lock(&f->lock);
-    seq = ++f->sends;
-    if (root == NULL || to == NULL)
-        f->bad++;
-    else if (person < 0)
-        f->unknown++;
-    else if (f->nev == EVENTS_MAX)
-        f->full++;
-    else
-        f->ev[f->nev++] = (reply_ev_t){person, now, ciu};
-    pthread_mutex_unlock(&f->lock);
-    curl_multi_wakeup(f->g->multi);
+    seq = s_fake_record(f, to, root == NULL, ciu, now);
     if (root == NULL || to == NULL) {
         json_decref(root);
         return s_fake_answer(c, MHD_HTTP_BAD_REQUEST,
@@ -248,6 +268,64 @@ static enum MHD_Result s_fake_send(fake_t *f, struct MHD_Connection *c, const fa
              to, to, f->g->nonce, seq);
     json_decref(root);
     return s_fake_answer(c, MHD_HTTP_OK, out);
+}
+
+/* MHD's form parser: keep To and Body of a Twilio send. */
+typedef struct {
+    cmn_str_t to, body;
+} s_form_t;
+
+static enum MHD_Result s_form_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *filename, const char *content_type,
+                                    const char *transfer_encoding, const char *data, uint64_t off,
+                                    size_t size)
+{
+    s_form_t *f = cls;
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    (void)off;
+    if (strcmp(key, "To") == 0)
+        return cmn_str_append(&f->to, data, size) < 0 ? MHD_NO : MHD_YES;
+    if (strcmp(key, "Body") == 0)
+        return cmn_str_append(&f->body, data, size) < 0 ? MHD_NO : MHD_YES;
+    return MHD_YES;
+}
+
+/* A Twilio send (form): record it; answer 201 with a message sid like the REST API. */
+static enum MHD_Result s_fake_twilio_send(fake_t *f, struct MHD_Connection *c, const fake_req_t *rq)
+{
+    double now = lg_now();
+    s_form_t form = {CMN_STR_INIT(256), CMN_STR_INIT(FAKE_BODY_MAX)};
+    struct MHD_PostProcessor *pp = MHD_create_post_processor(c, 4096, s_form_field, &form);
+    const char *to;
+    bool ok = pp != NULL && MHD_post_process(pp, cmn_str_cstr(&rq->body), rq->body.len) == MHD_YES;
+    unsigned long seq;
+    char out[256];
+    enum MHD_Result ret;
+
+    if (pp)
+        MHD_destroy_post_processor(pp);
+    to = cmn_str_cstr(&form.to);
+    if (strncmp(to, "whatsapp:+", 10) == 0)
+        to += 10;
+    seq = s_fake_record(f, ok && *to ? to : NULL, !ok, sim_find_ciu(cmn_str_cstr(&form.body), NULL),
+                        now);
+    if (ok && *to) {
+        snprintf(out, sizeof(out),
+                 "{\"sid\":\"SM%08x%024lx\",\"status\":\"queued\",\"to\":\"whatsapp:+%.24s\","
+                 "\"direction\":\"outbound-api\"}",
+                 f->g->nonce, seq, to);
+        ret = s_fake_answer(c, MHD_HTTP_CREATED, out);
+    } else {
+        ret = s_fake_answer(c, MHD_HTTP_BAD_REQUEST,
+                            "{\"code\":21604,\"message\":\"A 'To' phone number is required.\","
+                            "\"status\":400}");
+    }
+    cmn_str_free(&form.to);
+    cmn_str_free(&form.body);
+    return ret;
 }
 
 static enum MHD_Result s_fake_access(void *cls, struct MHD_Connection *c, const char *url,
@@ -288,6 +366,8 @@ static enum MHD_Result s_fake_access(void *cls, struct MHD_Connection *c, const 
     }
     if (s_ends_with(url, "/messages"))
         return s_fake_send(f, c, rq);
+    if (s_ends_with(url, "/Messages.json"))
+        return s_fake_twilio_send(f, c, rq);
     return s_fake_answer(c, MHD_HTTP_NOT_FOUND,
                          "{\"error\":{\"message\":\"Unknown path components\","
                          "\"type\":\"OAuthException\",\"code\":100}}");
@@ -403,8 +483,19 @@ static void s_fail(gen_t *g, person_t *p, err_t e, double now)
     s_finish(g, p, false, now);
 }
 
-/* The signed webhook of line k of p, in p->body and p->hdrs. 0 or -ENOMEM. */
-static int s_build(gen_t *g, person_t *p, int k)
+/* Replace p->hdrs by Content-Type and one signature header. 0 or -ENOMEM. */
+static int s_headers(person_t *p, const char *type, const char *sig_hdr)
+{
+    curl_slist_free_all(p->hdrs);
+    p->hdrs = curl_slist_append(NULL, type);
+    if (p->hdrs == NULL || curl_slist_append(p->hdrs, sig_hdr) == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Meta: the JSON of one text message, signed X-Hub-Signature-256: sha256=<hex HMAC-SHA256
+ * of the body with the app secret>. 0, -ENOMEM or -EIO. */
+static int s_build_meta(gen_t *g, person_t *p, int k)
 {
     char id[96], ts[24], hex[2 * EVP_MAX_MD_SIZE + 1], hdr[2 * EVP_MAX_MD_SIZE + 64];
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -434,18 +525,83 @@ static int s_build(gen_t *g, person_t *p, int k)
     for (unsigned i = 0; i < mdlen; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: sha256=%s", hex);
-    curl_slist_free_all(p->hdrs);
-    p->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    if (p->hdrs == NULL || curl_slist_append(p->hdrs, hdr) == NULL)
-        return -ENOMEM;
-    return 0;
+    return s_headers(p, "Content-Type: application/json", hdr);
+}
+
+typedef struct {
+    const char *name, *value;
+} s_pair_t;
+
+static int s_pair_cmp(const void *a, const void *b)
+{
+    return strcmp(((const s_pair_t *)a)->name, ((const s_pair_t *)b)->name);
+}
+
+/* Twilio: the form of one inbound WhatsApp text, as Twilio POSTs it, signed
+ * X-Twilio-Signature: base64(HMAC-SHA1(auth token, URL + each name and value, names
+ * sorted)) where URL is PUBLIC_BASE_URL + the webhook path. 0, -ENOMEM or -EIO. */
+static int s_build_twilio(gen_t *g, person_t *p, int k)
+{
+    char sid[48], from[40], to[64];
+    unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    char hdr[sizeof(b64) + 32];
+    unsigned int mdlen = 0;
+    cmn_str_t signed_text = CMN_STR_INIT(8192), form = CMN_STR_INIT(8192);
+    int r = 0;
+
+    snprintf(sid, sizeof(sid), "SM%08x%s%02d", g->nonce, p->number + 1, k);
+    snprintf(from, sizeof(from), "whatsapp:%s", p->number);
+    snprintf(to, sizeof(to), "whatsapp:%s", g->twilio_number);
+    s_pair_t f[] = {{"SmsMessageSid", sid},
+                    {"NumMedia", "0"},
+                    {"ProfileName", "Load Test"},
+                    {"MessageType", "text"},
+                    {"SmsSid", sid},
+                    {"WaId", p->number + 1},
+                    {"SmsStatus", "received"},
+                    {"Body", SCRIPT[k]},
+                    {"To", to},
+                    {"NumSegments", "1"},
+                    {"ReferralNumMedia", "0"},
+                    {"MessageSid", sid},
+                    {"AccountSid", g->twilio_sid},
+                    {"From", from},
+                    {"ApiVersion", "2010-04-01"}};
+    size_t n = sizeof(f) / sizeof(f[0]);
+
+    for (size_t i = 0; i < n && r == 0; i++) { /* the body, in Twilio's order */
+        char *v = curl_easy_escape(p->h, f[i].value, 0);
+        r = v ? cmn_str_printf(&form, "%s%s=%s", i ? "&" : "", f[i].name, v) : -ENOMEM;
+        curl_free(v);
+    }
+    qsort(f, n, sizeof(f[0]), s_pair_cmp);
+    if (r == 0)
+        r = cmn_str_printf(&signed_text, "%s%s", g->public_url, g->path);
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = cmn_str_printf(&signed_text, "%s%s", f[i].name, f[i].value);
+    if (r == 0 && HMAC(EVP_sha1(), g->twilio_token, (int)strlen(g->twilio_token),
+                       (const unsigned char *)cmn_str_cstr(&signed_text), signed_text.len, md,
+                       &mdlen) == NULL)
+        r = -EIO;
+    if (r == 0) {
+        EVP_EncodeBlock(b64, md, (int)mdlen);
+        snprintf(hdr, sizeof(hdr), "X-Twilio-Signature: %s", (const char *)b64);
+        r = s_headers(p, "Content-Type: application/x-www-form-urlencoded", hdr);
+    }
+    if (r == 0) {
+        free(p->body);
+        p->body = cmn_str_steal(&form);
+    }
+    cmn_str_free(&form);
+    cmn_str_free(&signed_text);
+    return r;
 }
 
 /* POST line p->next of p. */
 static void s_send(gen_t *g, person_t *p, double now)
 {
     int k = p->next;
-    if (s_build(g, p, k) < 0) {
+    if ((g->twilio ? s_build_twilio(g, p, k) : s_build_meta(g, p, k)) < 0) {
         s_fail(g, p, E_TRANSPORT, now);
         return;
     }
@@ -800,27 +956,34 @@ static void s_report(gen_t *g)
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: ciu-webhook-loadgen (--url URL | --ingress-port-file F) (--rate R | "
-               "--closed C) [options]\n"
-               "  --url URL            ciu-ingress base, loopback only\n"
-               "  --ingress-port-file F  or: ciu-ingress's --port-file, waited for\n"
-               "  --rate R             open loop: R webhooks/s (person i starts at i*7/R s)\n"
-               "  --closed C           closed loop: at most C people in flight\n"
-               "  --people N           people to play (default: rate*duration/7 open, 1000 "
-               "closed)\n"
-               "  --duration S         open: seconds of arrivals when --people is not given "
-               "(default 10); closed: cap of the run (default 300)\n"
-               "  --think S            open: seconds between a person's lines (default 1)\n"
-               "  --timeout S          a line not fully answered after S s fails (default 30)\n"
-               "  --fake-port-file F   write the fake Graph API's port as http=PORT\n"
-               "  --fake-threads N     libmicrohttpd threads of the fake (1-2, default 2)\n"
-               "  --connections N      most connections to ingress (default 64)\n"
-               "  --app-secret S       META_APP_SECRET (default $META_APP_SECRET or the tests')\n"
-               "  --phone-number-id ID metadata.phone_number_id (default $META_PHONE_NUMBER_ID "
-               "or the tests')\n"
-               "  --path P             webhook path (default /whatsapp/webhook)\n"
-               "  --number-base N      person i writes from +(N+i) (default 2439900000000)\n"
-               "  --ready-timeout S    wait at most S s for GET /health 200 (default 60)\n");
+    fprintf(
+        f, "usage: ciu-webhook-loadgen (--url URL | --ingress-port-file F) (--rate R | "
+           "--closed C) [options]\n"
+           "  --url URL            ciu-ingress base, loopback only\n"
+           "  --ingress-port-file F  or: ciu-ingress's --port-file, waited for\n"
+           "  --rate R             open loop: R webhooks/s (person i starts at i*7/R s)\n"
+           "  --closed C           closed loop: at most C people in flight\n"
+           "  --people N           people to play (default: rate*duration/7 open, 1000 "
+           "closed)\n"
+           "  --duration S         open: seconds of arrivals when --people is not given "
+           "(default 10); closed: cap of the run (default 300)\n"
+           "  --think S            open: seconds between a person's lines (default 1)\n"
+           "  --timeout S          a line not fully answered after S s fails (default 30)\n"
+           "  --fake-port-file F   write the fake Graph API's port as http=PORT\n"
+           "  --fake-threads N     libmicrohttpd threads of the fake (1-2, default 2)\n"
+           "  --connections N      most connections to ingress (default 64)\n"
+           "  --channel meta|twilio  signed Meta JSON (default) or Twilio forms; the fake answers\n"
+           "                       both APIs\n"
+           "  --public-url URL     Twilio: PUBLIC_BASE_URL, signed with the path (default\n"
+           "                       $PUBLIC_BASE_URL or https://ciu.example.org)\n"
+           "  --app-secret S       META_APP_SECRET (default $META_APP_SECRET or the tests')\n"
+           "  --phone-number-id ID metadata.phone_number_id (default $META_PHONE_NUMBER_ID "
+           "or the tests')\n"
+           "  Twilio credentials: $TWILIO_ACCOUNT_SID, $TWILIO_AUTH_TOKEN, "
+           "$TWILIO_WHATSAPP_NUMBER (default: the tests')\n"
+           "  --path P             webhook path (default /whatsapp/webhook)\n"
+           "  --number-base N      person i writes from +(N+i) (default 2439900000000)\n"
+           "  --ready-timeout S    wait at most S s for GET /health 200 (default 60)\n");
 }
 
 static int s_parse_double(const char *s, double min, double max, double *ret)
@@ -853,6 +1016,8 @@ static int s_parse_args(gen_t *g, int argc, char **argv)
                                          {"number-base", required_argument, NULL, 'b'},
                                          {"ready-timeout", required_argument, NULL, 'R'},
                                          {"ingress-port-file", required_argument, NULL, 'I'},
+                                         {"channel", required_argument, NULL, 'x'},
+                                         {"public-url", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *url = NULL, *env;
@@ -871,7 +1036,18 @@ static int s_parse_args(gen_t *g, int argc, char **argv)
     g->secret = env && *env ? env : "0123456789abcdef0123456789abcdef";
     env = getenv("META_PHONE_NUMBER_ID");
     g->phone_id = env && *env ? env : "106540352242922";
-    while ((o = getopt_long(argc, argv, "u:r:c:n:d:t:T:f:F:C:s:i:p:b:R:I:h", opts, NULL)) != -1) {
+    env = getenv("TWILIO_ACCOUNT_SID");
+    g->twilio_sid = env && *env ? env : "AC0123456789abcdef0123456789abcdef";
+    env = getenv("TWILIO_AUTH_TOKEN");
+    g->twilio_token = env && *env ? env : "f00dfeedf00dfeedf00dfeedf00dfeed";
+    env = getenv("TWILIO_WHATSAPP_NUMBER");
+    g->twilio_number = env && *env ? env : "+14155238886";
+    if (strncmp(g->twilio_number, "whatsapp:", 9) == 0)
+        g->twilio_number += 9;
+    env = getenv("PUBLIC_BASE_URL");
+    g->public_url = env && *env ? env : "https://ciu.example.org";
+    while ((o = getopt_long(argc, argv, "u:r:c:n:d:t:T:f:F:C:s:i:p:b:R:I:x:P:h", opts, NULL)) !=
+           -1) {
         switch (o) {
         case 'u':
             url = optarg;
@@ -917,6 +1093,15 @@ static int s_parse_args(gen_t *g, int argc, char **argv)
             break;
         case 'R':
             r = cmn_parse_long(optarg, 1, 3600, &g->ready_timeout);
+            break;
+        case 'x':
+            if (strcmp(optarg, "twilio") == 0)
+                g->twilio = true;
+            else if (strcmp(optarg, "meta") != 0)
+                r = -EINVAL;
+            break;
+        case 'P':
+            g->public_url = optarg;
             break;
         case 'I':
             g->ingress_port_file = optarg;
