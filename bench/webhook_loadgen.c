@@ -162,6 +162,7 @@ struct gen {
     double t0, last_ack, last_done, steady_from, steady_to;
     reply_ev_t *drain; /* EVENTS_MAX, the driver's copy */
     lg_samples_t ack, reply;
+    lg_samples_t last; /* reply latency of the last line: the CIU (and its QR image) */
     unsigned nonce;
 };
 
@@ -701,6 +702,8 @@ static void s_replied(gen_t *g, const reply_ev_t *ev)
         cum += REPLIES[k];
     if (p->answered < p->next && p->replies >= cum) {
         lg_sample(&g->reply, ev->t - p->t_post[p->answered]);
+        if (p->answered == SCRIPT_LEN - 1)
+            lg_sample(&g->last, ev->t - p->t_post[p->answered]);
         p->answered++;
     }
     if (ev->ciu && p->posting) { /* finish at the ack, to count it */
@@ -910,6 +913,7 @@ static void s_report(gen_t *g)
     double a50 = lg_pct(&g->ack, 50), a99 = lg_pct(&g->ack, 99), amax = lg_pct(&g->ack, 100);
     double r50 = lg_pct(&g->reply, 50), r99 = lg_pct(&g->reply, 99);
     double rmax = lg_pct(&g->reply, 100);
+    double c50 = lg_pct(&g->last, 50), c99 = lg_pct(&g->last, 99);
     unsigned long uploads;
 
     pthread_mutex_lock(&g->fake.lock);
@@ -938,6 +942,8 @@ static void s_report(gen_t *g)
            amax, g->ack.n);
     printf("  reply latency p50 %8.1f ms   p99 %8.1f ms   max %8.1f ms   (%zu samples)\n", r50, r99,
            rmax, g->reply.n);
+    printf("  of which the CIU (last line) p50 %8.1f ms   p99 %8.1f ms   (%zu samples)\n", c50, c99,
+           g->last.n);
     printf("  errors %lu", errs);
     for (int e = 0; e < E_COUNT; e++)
         if (g->errors[e])
@@ -947,11 +953,12 @@ static void s_report(gen_t *g)
         printf("  first error: %s\n", g->first_error);
     printf("RESULT msgs_per_s=%.2f convs_per_s=%.3f steady_msgs_per_s=%.2f ack_p50_ms=%.2f "
            "ack_p99_ms=%.2f ack_max_ms=%.2f reply_p50_ms=%.2f reply_p99_ms=%.2f "
-           "reply_max_ms=%.2f errors=%lu people=%ld completed=%ld sent=%lu acked=%lu "
+           "reply_max_ms=%.2f ciu_p50_ms=%.2f ciu_p99_ms=%.2f errors=%lu people=%ld completed=%ld "
+           "sent=%lu acked=%lu "
            "replies=%lu uploads=%lu late=%lu rate=%.1f closed=%ld elapsed_s=%.2f\n",
            (double)g->acked / ack_win, (double)g->completed / done_win, steady, a50, a99, amax, r50,
-           r99, rmax, errs, g->people, g->completed, g->sent, g->acked, g->replies, uploads,
-           g->late, g->rate, g->closed, elapsed);
+           r99, rmax, c50, c99, errs, g->people, g->completed, g->sent, g->acked, g->replies,
+           uploads, g->late, g->rate, g->closed, elapsed);
 }
 
 static void s_usage(FILE *f)
@@ -1150,7 +1157,7 @@ static int s_setup(gen_t *g)
     g->drain = calloc(EVENTS_MAX, sizeof(*g->drain));
     g->multi = curl_multi_init();
     if (!g->p || !g->drain || !g->multi || lg_samples_init(&g->ack, cap) < 0 ||
-        lg_samples_init(&g->reply, cap) < 0)
+        lg_samples_init(&g->reply, cap) < 0 || lg_samples_init(&g->last, (size_t)g->people) < 0)
         return -ENOMEM;
     curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, g->connections);
     curl_multi_setopt(g->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, g->connections);
@@ -1178,6 +1185,7 @@ static void s_teardown(gen_t *g)
     free(g->drain);
     lg_samples_free(&g->ack);
     lg_samples_free(&g->reply);
+    lg_samples_free(&g->last);
     curl_multi_cleanup(g->multi);
 }
 
