@@ -2,6 +2,7 @@
 #include "lg_common.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -38,6 +39,22 @@ void lg_sample(lg_samples_t *s, double v)
         s->v[s->n++] = v;
     else
         s->dropped++;
+}
+
+unsigned long lg_errors_print(const unsigned long *counts, const char *const *names, int n,
+                              const char *first_error)
+{
+    unsigned long total = 0;
+    for (int i = 0; i < n; i++)
+        total += counts[i];
+    printf("  errors %lu", total);
+    for (int i = 0; i < n; i++)
+        if (counts[i])
+            printf("  %s=%lu", names[i], counts[i]);
+    printf("\n");
+    if (first_error && first_error[0])
+        printf("  first error: %s\n", first_error);
+    return total;
 }
 
 static int s_cmp(const void *a, const void *b)

@@ -29,6 +29,11 @@ void lg_samples_free(lg_samples_t *s);
 /* Add one sample (seconds); never allocates. */
 void lg_sample(lg_samples_t *s, double v);
 
+/* Print "  errors TOTAL  name=count ..." for the non-zero counts, then "  first error: ..."
+ * when first_error is not empty, to stdout. Returns TOTAL. */
+unsigned long lg_errors_print(const unsigned long *counts, const char *const *names, int n,
+                              const char *first_error);
+
 /* Nearest-rank percentile (0 < pct <= 100) in milliseconds; -1 without samples.
  * Sorts the samples in place. */
 double lg_pct(lg_samples_t *s, double pct);

@@ -239,9 +239,7 @@ static int s_run(gen_t *g, double *ret_elapsed)
 
 static void s_report(gen_t *g, double elapsed)
 {
-    unsigned long errs = 0;
-    for (int e = 0; e < E_COUNT; e++)
-        errs += g->errors[e];
+    unsigned long errs;
     double el = elapsed > 0 ? elapsed : 1e-9;
     double a50 = lg_pct(&g->ack, 50), a99 = lg_pct(&g->ack, 99);
     double r50 = lg_pct(&g->reply, 50), r99 = lg_pct(&g->reply, 99);
@@ -254,13 +252,7 @@ static void s_report(gen_t *g, double elapsed)
     printf("  ack latency   p50 %8.1f ms   p99 %8.1f ms   (%zu samples)\n", a50, a99, g->ack.n);
     printf("  reply latency p50 %8.1f ms   p99 %8.1f ms   (%zu samples)\n", r50, r99,
            g->reply.n);
-    printf("  errors %lu", errs);
-    for (int e = 0; e < E_COUNT; e++)
-        if (g->errors[e])
-            printf("  %s=%lu", ERR_NAMES[e], g->errors[e]);
-    printf("\n");
-    if (g->first_error[0])
-        printf("  first error: %s\n", g->first_error);
+    errs = lg_errors_print(g->errors, ERR_NAMES, E_COUNT, g->first_error);
     /* one machine-readable line for bench/run */
     printf("RESULT msgs_per_s=%.2f convs_per_s=%.3f ack_p50_ms=%.2f ack_p99_ms=%.2f "
            "reply_p50_ms=%.2f reply_p99_ms=%.2f errors=%lu people=%ld completed=%ld "

@@ -904,7 +904,7 @@ static int s_wait_ready(gen_t *g)
 
 static void s_report(gen_t *g)
 {
-    unsigned long errs = 0;
+    unsigned long errs;
     double ack_win = g->last_ack > g->t0 ? g->last_ack - g->t0 : 1e-9;
     double done_win = g->last_done > g->t0 ? g->last_done - g->t0 : 1e-9;
     double steady_win = g->steady_to - g->steady_from;
@@ -919,8 +919,6 @@ static void s_report(gen_t *g)
     pthread_mutex_lock(&g->fake.lock);
     uploads = g->fake.uploads;
     pthread_mutex_unlock(&g->fake.lock);
-    for (int e = 0; e < E_COUNT; e++)
-        errs += g->errors[e];
     if (s_open(g))
         printf("ciu-webhook-loadgen: open loop, %.0f msg/s offered, think %.2f s, %ld people, "
                "%s\n",
@@ -944,18 +942,12 @@ static void s_report(gen_t *g)
            rmax, g->reply.n);
     printf("  of which the CIU (last line) p50 %8.1f ms   p99 %8.1f ms   (%zu samples)\n", c50, c99,
            g->last.n);
-    printf("  errors %lu", errs);
-    for (int e = 0; e < E_COUNT; e++)
-        if (g->errors[e])
-            printf("  %s=%lu", ERR_NAMES[e], g->errors[e]);
-    printf("\n");
-    if (g->first_error[0])
-        printf("  first error: %s\n", g->first_error);
+    errs = lg_errors_print(g->errors, ERR_NAMES, E_COUNT, g->first_error);
     printf("RESULT msgs_per_s=%.2f convs_per_s=%.3f steady_msgs_per_s=%.2f ack_p50_ms=%.2f "
            "ack_p99_ms=%.2f ack_max_ms=%.2f reply_p50_ms=%.2f reply_p99_ms=%.2f "
-           "reply_max_ms=%.2f ciu_p50_ms=%.2f ciu_p99_ms=%.2f errors=%lu people=%ld completed=%ld "
-           "sent=%lu acked=%lu "
-           "replies=%lu uploads=%lu late=%lu rate=%.1f closed=%ld elapsed_s=%.2f\n",
+           "reply_max_ms=%.2f ciu_p50_ms=%.2f ciu_p99_ms=%.2f errors=%lu people=%ld "
+           "completed=%ld sent=%lu acked=%lu replies=%lu uploads=%lu late=%lu rate=%.1f "
+           "closed=%ld elapsed_s=%.2f\n",
            (double)g->acked / ack_win, (double)g->completed / done_win, steady, a50, a99, amax, r50,
            r99, rmax, c50, c99, errs, g->people, g->completed, g->sent, g->acked, g->replies,
            uploads, g->late, g->rate, g->closed, elapsed);
