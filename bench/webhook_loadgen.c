@@ -154,7 +154,7 @@ struct gen {
     fake_t fake;
     CURLM *multi;
     person_t *p;
-    long started, in_flight, finished, completed;
+    long started, in_flight, finished, completed, first_active;
     unsigned long sent, acked, late, replies, steady_acked;
     unsigned long errors[E_COUNT];
     char first_error[200];
@@ -781,7 +781,9 @@ static int s_wait_ms(const gen_t *g, double now)
 
 static void s_timeouts(gen_t *g, double now)
 {
-    for (long i = 0; i < g->started; i++) {
+    while (g->first_active < g->started && g->p[g->first_active].state == P_DONE)
+        g->first_active++; /* people finish roughly in start order: skip the finished */
+    for (long i = g->first_active; i < g->started; i++) {
         person_t *p = &g->p[i];
         if (p->state == P_ACTIVE && !p->posting && p->answered < p->next &&
             now - p->t_post[p->answered] > g->timeout)
