@@ -17,6 +17,8 @@
  * Person i writes from +<number-base + i>. Its script is Bonjour, Mbengue, Ibrahima,
  * 1997, KN, 1, 1; the bot answers the first line with two messages (welcome, question 1)
  * and every other line with one; the last reply (the QR image's caption) carries the CIU.
+ * Everyone then gets MBEIBR7KN1 (the engine records potential duplicates); with
+ * --unique-names the two names are made from i and every person gets its own CIU.
  * Each line is one signed webhook (Meta: X-Hub-Signature-256: sha256=HMAC-SHA256(body) with
  * --app-secret; Twilio: X-Twilio-Signature over --public-url + path and the sorted form)
  * POSTed through one libcurl multi handle with keep-alive connections.
@@ -146,7 +148,8 @@ struct gen {
     char url[SIM_URL_MAX];
     const char *path, *secret, *phone_id, *port_file, *ingress_port_file;
     const char *public_url, *twilio_sid, *twilio_token, *twilio_number;
-    bool twilio; /* --channel twilio */
+    bool twilio;       /* --channel twilio */
+    bool unique_names; /* --unique-names */
     long people, closed, duration, threads, connections, ready_timeout;
     long long number_base;
     double rate, think, timeout;
@@ -484,6 +487,20 @@ static void s_fail(gen_t *g, person_t *p, err_t e, double now)
     s_finish(g, p, false, now);
 }
 
+/* The text of line k of p: SCRIPT[k], or with --unique-names a last and a first name made
+ * from the person's index (three letters each, then the script's tail), so that every
+ * person gets another CIU instead of everyone sharing MBEIBR7KN1 (potential duplicates). */
+static const char *s_line(const gen_t *g, const person_t *p, int k, char buf[32])
+{
+    long i = (long)(p - g->p), v;
+    if (!g->unique_names || (k != 1 && k != 2))
+        return SCRIPT[k];
+    v = k == 1 ? i % 17576 : (i / 17576) % 17576;
+    snprintf(buf, 32, "%c%c%c%s", 'A' + (int)(v / 676), 'a' + (int)(v / 26 % 26),
+             'a' + (int)(v % 26), k == 1 ? "engue" : "ima");
+    return buf;
+}
+
 /* Replace p->hdrs by Content-Type and one signature header. 0 or -ENOMEM. */
 static int s_headers(person_t *p, const char *type, const char *sig_hdr)
 {
@@ -498,7 +515,7 @@ static int s_headers(person_t *p, const char *type, const char *sig_hdr)
  * of the body with the app secret>. 0, -ENOMEM or -EIO. */
 static int s_build_meta(gen_t *g, person_t *p, int k)
 {
-    char id[96], ts[24], hex[2 * EVP_MAX_MD_SIZE + 1], hdr[2 * EVP_MAX_MD_SIZE + 64];
+    char id[96], ts[24], hex[2 * EVP_MAX_MD_SIZE + 1], hdr[2 * EVP_MAX_MD_SIZE + 64], line[32];
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     const char *wa = p->number + 1;
@@ -512,7 +529,7 @@ static int s_build_meta(gen_t *g, person_t *p, int k)
                   "changes", "field", "messages", "value", "messaging_product", "whatsapp",
                   "metadata", "display_phone_number", "15550783881", "phone_number_id", g->phone_id,
                   "contacts", "profile", "name", "Load Test", "wa_id", wa, "messages", "from", wa,
-                  "id", id, "timestamp", ts, "type", "text", "text", "body", SCRIPT[k]);
+                  "id", id, "timestamp", ts, "type", "text", "text", "body", s_line(g, p, k, line));
     if (o == NULL)
         return -ENOMEM;
     free(p->body);
@@ -543,7 +560,7 @@ static int s_pair_cmp(const void *a, const void *b)
  * sorted)) where URL is PUBLIC_BASE_URL + the webhook path. 0, -ENOMEM or -EIO. */
 static int s_build_twilio(gen_t *g, person_t *p, int k)
 {
-    char sid[48], from[40], to[64];
+    char sid[48], from[40], to[64], line[32];
     unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
     char hdr[sizeof(b64) + 32];
     unsigned int mdlen = 0;
@@ -560,7 +577,7 @@ static int s_build_twilio(gen_t *g, person_t *p, int k)
                     {"SmsSid", sid},
                     {"WaId", p->number + 1},
                     {"SmsStatus", "received"},
-                    {"Body", SCRIPT[k]},
+                    {"Body", s_line(g, p, k, line)},
                     {"To", to},
                     {"NumSegments", "1"},
                     {"ReferralNumMedia", "0"},
@@ -970,6 +987,8 @@ static void s_usage(FILE *f)
            "(default 10); closed: cap of the run (default 300)\n"
            "  --think S            open: seconds between a person's lines (default 1)\n"
            "  --timeout S          a line not fully answered after S s fails (default 30)\n"
+           "  --unique-names       a last and first name per person, so a CIU per person\n"
+           "                       (default: everyone answers Mbengue Ibrahima)\n"
            "  --fake-port-file F   write the fake Graph API's port as http=PORT\n"
            "  --fake-threads N     libmicrohttpd threads of the fake (1-2, default 2)\n"
            "  --connections N      most connections to ingress (default 64)\n"
@@ -1019,6 +1038,7 @@ static int s_parse_args(gen_t *g, int argc, char **argv)
                                          {"ingress-port-file", required_argument, NULL, 'I'},
                                          {"channel", required_argument, NULL, 'x'},
                                          {"public-url", required_argument, NULL, 'P'},
+                                         {"unique-names", no_argument, NULL, 'U'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *url = NULL, *env;
@@ -1047,7 +1067,7 @@ static int s_parse_args(gen_t *g, int argc, char **argv)
         g->twilio_number += 9;
     env = getenv("PUBLIC_BASE_URL");
     g->public_url = env && *env ? env : "https://ciu.example.org";
-    while ((o = getopt_long(argc, argv, "u:r:c:n:d:t:T:f:F:C:s:i:p:b:R:I:x:P:h", opts, NULL)) !=
+    while ((o = getopt_long(argc, argv, "u:r:c:n:d:t:T:f:F:C:s:i:p:b:R:I:x:P:Uh", opts, NULL)) !=
            -1) {
         switch (o) {
         case 'u':
@@ -1103,6 +1123,9 @@ static int s_parse_args(gen_t *g, int argc, char **argv)
             break;
         case 'P':
             g->public_url = optarg;
+            break;
+        case 'U':
+            g->unique_names = true;
             break;
         case 'I':
             g->ingress_port_file = optarg;
