@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "common/cmn_str.h"
+#include "lg_common.h"
 #include "sim_client.h"
 
 #define PEOPLE_MAX 100000
@@ -61,11 +62,6 @@ typedef struct {
 } person_t;
 
 typedef struct {
-    double *v;
-    size_t n, cap;
-} samples_t;
-
-typedef struct {
     char base[SIM_URL_MAX / 2];
     long people, concurrency, duration;
     CURLM *multi;
@@ -75,42 +71,8 @@ typedef struct {
     unsigned long acked;
     unsigned long errors[E_COUNT];
     char first_error[160]; /* the first error, for the report */
-    samples_t ack, reply;
+    lg_samples_t ack, reply;
 } gen_t;
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Samples are preallocated for people * SCRIPT_LEN, so adding never grows. */
-static void s_sample(samples_t *s, double v)
-{
-    if (s->n < s->cap)
-        s->v[s->n++] = v;
-}
-
-static int s_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile in milliseconds; -1 without samples. */
-static double s_pct(samples_t *s, double pct)
-{
-    if (s->n == 0)
-        return -1;
-    qsort(s->v, s->n, sizeof(*s->v), s_cmp);
-    size_t rank = (size_t)(pct / 100.0 * (double)s->n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    if (rank > s->n)
-        rank = s->n;
-    return s->v[rank - 1] * 1000.0;
-}
 
 static int s_poll_cb(const sim_msg_t *m, void *arg)
 {
@@ -150,7 +112,7 @@ static int s_issue(gen_t *g, person_t *p)
         curl_easy_setopt(p->h, CURLOPT_POSTFIELDS, p->post_json);
         curl_easy_setopt(p->h, CURLOPT_HTTPHEADER, g->json_hdr);
         curl_easy_setopt(p->h, CURLOPT_TIMEOUT, 15L);
-        p->t_post = s_now();
+        p->t_post = lg_now();
     } else {
         int wait = p->phase == P_CURSOR ? 0 : POLL_WAIT;
         if (sim_poll_url(p->url, sizeof(p->url), g->base, p->number, p->cursor, wait) < 0)
@@ -165,7 +127,7 @@ static int s_issue(gen_t *g, person_t *p)
 static void s_advance(gen_t *g, person_t *p, CURLcode res)
 {
     long st = 0;
-    double now = s_now();
+    double now = lg_now();
     if (res != CURLE_OK) {
         if (!g->first_error[0])
             snprintf(g->first_error, sizeof(g->first_error), "transport: %s (%.100s)",
@@ -180,7 +142,7 @@ static void s_advance(gen_t *g, person_t *p, CURLcode res)
             return;
         }
         g->acked++;
-        s_sample(&g->ack, now - p->t_post);
+        lg_sample(&g->ack, now - p->t_post);
         p->phase = P_POLL;
         p->empty_polls = 0;
         return;
@@ -205,7 +167,7 @@ static void s_advance(gen_t *g, person_t *p, CURLcode res)
             s_fail(g, p, E_NO_REPLY);
         return;
     }
-    s_sample(&g->reply, now - p->t_post);
+    lg_sample(&g->reply, now - p->t_post);
     if (ciu) {
         g->completed++;
         p->phase = P_DONE;
@@ -234,7 +196,7 @@ static void s_fill(gen_t *g)
 
 static int s_run(gen_t *g, double *ret_elapsed)
 {
-    double t0 = s_now(), stop_at = t0 + (double)g->duration;
+    double t0 = lg_now(), stop_at = t0 + (double)g->duration;
     s_fill(g);
     while (g->in_flight > 0) {
         int running = 0, left = 0;
@@ -255,7 +217,7 @@ static int s_run(gen_t *g, double *ret_elapsed)
             if (p->phase == P_DONE)
                 g->in_flight--;
         }
-        if (s_now() >= stop_at) {
+        if (lg_now() >= stop_at) {
             /* duration cap: cut whoever is still in flight, start nobody new */
             for (long i = 0; i < g->next; i++) {
                 person_t *p = &g->p[i];
@@ -271,18 +233,16 @@ static int s_run(gen_t *g, double *ret_elapsed)
         if (g->in_flight > 0 && curl_multi_poll(g->multi, NULL, 0, 100, NULL) != CURLM_OK)
             return -EIO;
     }
-    *ret_elapsed = s_now() - t0;
+    *ret_elapsed = lg_now() - t0;
     return 0;
 }
 
 static void s_report(gen_t *g, double elapsed)
 {
-    unsigned long errs = 0;
-    for (int e = 0; e < E_COUNT; e++)
-        errs += g->errors[e];
+    unsigned long errs;
     double el = elapsed > 0 ? elapsed : 1e-9;
-    double a50 = s_pct(&g->ack, 50), a99 = s_pct(&g->ack, 99);
-    double r50 = s_pct(&g->reply, 50), r99 = s_pct(&g->reply, 99);
+    double a50 = lg_pct(&g->ack, 50), a99 = lg_pct(&g->ack, 99);
+    double r50 = lg_pct(&g->reply, 50), r99 = lg_pct(&g->reply, 99);
     printf("ciu-loadgen: %ld of %ld people started, %ld completed, %.2f s, "
            "concurrency %ld, %s\n",
            g->next, g->people, g->completed, elapsed, g->concurrency, g->base);
@@ -292,13 +252,7 @@ static void s_report(gen_t *g, double elapsed)
     printf("  ack latency   p50 %8.1f ms   p99 %8.1f ms   (%zu samples)\n", a50, a99, g->ack.n);
     printf("  reply latency p50 %8.1f ms   p99 %8.1f ms   (%zu samples)\n", r50, r99,
            g->reply.n);
-    printf("  errors %lu", errs);
-    for (int e = 0; e < E_COUNT; e++)
-        if (g->errors[e])
-            printf("  %s=%lu", ERR_NAMES[e], g->errors[e]);
-    printf("\n");
-    if (g->first_error[0])
-        printf("  first error: %s\n", g->first_error);
+    errs = lg_errors_print(g->errors, ERR_NAMES, E_COUNT, g->first_error);
     /* one machine-readable line for bench/run */
     printf("RESULT msgs_per_s=%.2f convs_per_s=%.3f ack_p50_ms=%.2f ack_p99_ms=%.2f "
            "reply_p50_ms=%.2f reply_p99_ms=%.2f errors=%lu people=%ld completed=%ld "
@@ -383,13 +337,11 @@ static int s_setup(gen_t *g)
 {
     size_t cap = (size_t)g->people * SCRIPT_LEN;
     g->p = calloc((size_t)g->people, sizeof(*g->p));
-    g->ack.v = calloc(cap, sizeof(*g->ack.v));
-    g->reply.v = calloc(cap, sizeof(*g->reply.v));
     g->multi = curl_multi_init();
     g->json_hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    if (!g->p || !g->ack.v || !g->reply.v || !g->multi || !g->json_hdr)
+    if (!g->p || !g->multi || !g->json_hdr || lg_samples_init(&g->ack, cap) < 0 ||
+        lg_samples_init(&g->reply, cap) < 0)
         return -ENOMEM;
-    g->ack.cap = g->reply.cap = cap;
     curl_multi_setopt(g->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, g->concurrency + 8);
     for (long i = 0; i < g->people; i++) {
         person_t *p = &g->p[i];
@@ -414,8 +366,8 @@ static void s_teardown(gen_t *g)
         cmn_str_free(&p->body);
     }
     free(g->p);
-    free(g->ack.v);
-    free(g->reply.v);
+    lg_samples_free(&g->ack);
+    lg_samples_free(&g->reply);
     curl_slist_free_all(g->json_hdr);
     curl_multi_cleanup(g->multi);
 }
