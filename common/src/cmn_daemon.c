@@ -326,8 +326,10 @@ void cmn_daemon_advertise_events(cmn_daemon_t *d, cmn_pub_t *pub)
     char bound[512], ep[512];
     if (d->members == NULL || pub == NULL || cmn_pub_endpoint(pub, bound, sizeof(bound)) < 0)
         return;
-    if (cmn_members_advertise(bound, d->settings.advertise_host, ep, sizeof(ep)) == 0)
+    if (cmn_members_advertise(bound, d->settings.advertise_host, ep, sizeof(ep)) == 0) {
         cmn_members_set_events(d->members, ep);
+        s_members_tick(d, cmn_now_ms()); /* said now: subscribers find it at once */
+    }
 }
 
 cmn_pull_t *cmn_daemon_pull(cmn_daemon_t *d, const char *endpoints, size_t *ret_index,

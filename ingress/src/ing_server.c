@@ -1119,7 +1119,9 @@ static void *s_sub_loop(void *arg)
             if (st != NULL)
                 cmn_members_refresh_sub(st, s->sub, "sender", cmn_now_ms(),
                                         s->d->settings.member_ttl_ms);
-            next_refresh = now + s->d->settings.member_ttl_ms / 4;
+            /* often: until a sender replica is subscribed to, the long-polls of
+             * its people miss their wake-up (a cheap query) */
+            next_refresh = now + S_WATCH_MS * 3;
         }
         if (r == 0 && ev.user[0])
             s_wake_some(s, ev.user, now, 0); /* a reply for this person: answer their polls */
