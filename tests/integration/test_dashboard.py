@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
 from stack import Person, Stack, TestFailure, build_dir, check, query, run, wait_for  # noqa: E402
 import test_sim_page  # noqa: E402
-from test_sim_page import SKIP, Fail, WebDriver, browser, free_port  # noqa: E402
+from test_sim_page import SKIP, Fail, browser, start_driver  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 SKIPPED = []  # set when the browser part could not run
@@ -360,14 +360,8 @@ def artifacts(backend):
 
 
 def wait_js(wd, script, what, timeout=15):
-    end = time.monotonic() + timeout
-    v = None
-    while time.monotonic() < end:
-        v = wd.js(script)
-        if v:
-            return v
-        time.sleep(0.1)
-    raise Fail("%s (last value %r)" % (what, v))
+    """test_sim_page's wait, with the dashboard's longer default."""
+    return test_sim_page.wait_js(wd, script, what, timeout)
 
 
 def new_session(wd, chromium, profile, width):
@@ -400,13 +394,12 @@ def check_browser(stack, backend):
     art = artifacts(backend)
     shot = os.path.join(art, "dashboard.png")
     tmp = tempfile.mkdtemp(prefix="ciu-dash-")
-    port = free_port()
-    drv_log = open(os.path.join(tmp, "chromedriver.log"), "w+")
-    proc = subprocess.Popen([driver, "--port=%d" % port, "--allowed-ips=127.0.0.1"],
-                            stdout=drv_log, stderr=subprocess.STDOUT, start_new_session=True)
-    wd = WebDriver("http://127.0.0.1:%d" % port)
     try:
-        wait_for(lambda: proc.poll() is None and _ready(wd), timeout=20, what="chromedriver")
+        proc, drv_log, wd = start_driver(driver, tmp, timeout=20)
+    except Fail as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TestFailure("browser: %s" % e)
+    try:
         new_session(wd, chromium, os.path.join(tmp, "profile"), 360)
         url = stack.base + "/admin/"
         wd.call("POST", "/session/%s/url" % wd.sid, {"url": url}, timeout=30)
@@ -516,13 +509,6 @@ def check_browser(stack, backend):
             pass
         drv_log.close()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _ready(wd):
-    try:
-        return wd.call("GET", "/status", timeout=2).get("ready")
-    except Fail:
-        return False
 
 
 def page_weight():

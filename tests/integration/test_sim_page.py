@@ -20,9 +20,9 @@ Exit status: 0 pass, 1 failure, 77 skipped (no chromium/chromedriver; ctest SKIP
 """
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,10 +50,30 @@ def left(cap):
     return max(0.5, min(cap, DEADLINE - time.monotonic()))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_driver(driver, tmp, timeout=15):
+    """Start chromedriver on a port it picks (--port=0: no port chosen by us and
+    closed first, which another process could take meanwhile), read the port from
+    its log, and wait until it is ready. Returns (process, log file, WebDriver)."""
+    drv_log = open(os.path.join(tmp, "chromedriver.log"), "w+")
+    proc = subprocess.Popen([driver, "--port=0", "--allowed-ips=127.0.0.1"], stdout=drv_log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    end = time.monotonic() + timeout
+    wd = None
+    while True:
+        if wd is None:
+            drv_log.seek(0)
+            m = re.search(r"started successfully on port (\d+)", drv_log.read())
+            if m:
+                wd = WebDriver("http://127.0.0.1:%s" % m.group(1))
+        try:
+            if wd is not None and wd.call("GET", "/status", timeout=2).get("ready"):
+                return proc, drv_log, wd
+        except Fail:
+            pass
+        if proc.poll() is not None or time.monotonic() > end:
+            drv_log.seek(0)
+            raise Fail("chromedriver did not start: %s" % drv_log.read()[-500:])
+        time.sleep(0.1)  # polling interval of the wait above
 
 
 class WebDriver:
@@ -343,23 +363,14 @@ def main():
         return 1
 
     tmp = tempfile.mkdtemp(prefix="ciu-sim-test-")
-    port = free_port()
-    drv_log = open(os.path.join(tmp, "chromedriver.log"), "w+")
-    proc = subprocess.Popen([driver, "--port=%d" % port, "--allowed-ips=127.0.0.1"],
-                            stdout=drv_log, stderr=subprocess.STDOUT, start_new_session=True)
-    wd = WebDriver("http://127.0.0.1:%d" % port)
+    try:
+        proc, drv_log, wd = start_driver(driver, tmp)
+    except Fail as e:
+        log("FAIL: %s" % e)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 1
     rc = 1
     try:
-        end = time.monotonic() + 15
-        while True:
-            try:
-                if wd.call("GET", "/status", timeout=2).get("ready"):
-                    break
-            except Fail:
-                pass
-            if proc.poll() is not None or time.monotonic() > end:
-                raise Fail("chromedriver did not start on port %d" % port)
-            time.sleep(0.1)
         wd.new_session(chromium, os.path.join(tmp, "profile"), width)
         run(wd, url, shot)
         log("PASS")
