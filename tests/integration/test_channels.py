@@ -238,10 +238,13 @@ def twilio_scenario(fake):
         tw.say(other, "Bonjour")
         tw.expect(other, 2)
         wait_for(lambda: all(c.get("done") for c in fake.calls("messages")), "callbacks done")
-        rows = sql(stack, "SELECT d.status FROM deliveries d JOIN outbox o ON o.provider_id = "
-                          "d.provider_id WHERE o.user_key = (SELECT user_key FROM outbox WHERE "
-                          "provider_id = '%s')" % fake.calls("messages")[-1]["sid"])
-        check(rows and all(r[0] == "read" for r in rows), "a status moved back: %r" % rows)
+        # the fake calls back right after answering, before the sender has recorded the
+        # provider id in the outbox: wait until both replies are recorded and reported
+        q = ("SELECT d.status FROM deliveries d JOIN outbox o ON o.provider_id = "
+             "d.provider_id WHERE o.user_key = (SELECT user_key FROM outbox WHERE "
+             "provider_id = '%s')" % fake.calls("messages")[-1]["sid"])
+        rows = wait_for(lambda: len(sql(stack, q)) >= 2 and sql(stack, q), "the statuses recorded")
+        check(all(r[0] == "read" for r in rows), "a status moved back: %r" % rows)
         fake.control(statuses=True)
 
         # the provider down for a while (503, then 429 with Retry-After): delivered after,

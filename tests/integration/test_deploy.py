@@ -895,7 +895,9 @@ def part_seed_env():
             check("SESSION_TIMEOUT_MINUTES=30" in topo.log(s) and
                   "ENABLE_QR_CODE=true" in topo.log(s), "%s: seed settings not read" % s)
             check("district" not in topo.log(s), "%s: DHIS2 password logged" % s)
-        check("basic auth" in topo.log("dhis2-bridge"), "DHIS2 not configured from the seed")
+        # the bridge says how it reaches DHIS2 once its loop runs, after /health answers
+        wait_for(lambda: "basic auth" in topo.log("dhis2-bridge"), timeout=30,
+                 what="the bridge to use the seed's DHIS2 user (basic auth)")
         codes = topo.stop()
         check(all(c == 0 for c in codes.values()), "exit codes %r" % codes)
         ok = True
